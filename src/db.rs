@@ -1,0 +1,391 @@
+//! `Db`: the public handle. Thin: every operation delegates to the engine.
+
+use std::ops::{Bound, RangeBounds};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use bytes::Bytes;
+
+use crate::batch::WriteBatch;
+use crate::engine::{self, lock, Engine};
+use crate::error::{Error, Result};
+use crate::fs::FileLock;
+use crate::iter::db_iter::Iter;
+use crate::options::{Options, SyncMode, WriteOptions};
+use crate::stats::Stats;
+
+/// An open database. Cheap to clone; clones share one engine, which shuts down when the
+/// last handle is dropped (or at [`Db::close`]).
+///
+/// Thread safety: every method takes `&self` and may be called from many threads at once.
+#[derive(Clone, Debug)]
+pub struct Db {
+    inner: Arc<DbInner>,
+}
+
+struct DbInner {
+    engine: Arc<Engine>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    lock: Mutex<Option<Box<dyn FileLock>>>,
+    path: PathBuf,
+    temp: Mutex<Option<tempfile::TempDir>>,
+}
+
+impl std::fmt::Debug for DbInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db").field("path", &self.path).finish()
+    }
+}
+
+impl DbInner {
+    fn shutdown(&self) -> Result<()> {
+        let r = self.engine.shutdown();
+        for t in lock(&self.threads).drain(..) {
+            let _ = t.join();
+        }
+        lock(&self.lock).take();
+        r
+    }
+}
+
+impl Drop for DbInner {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+        if let Some(t) = lock(&self.temp).take() {
+            let _ = t.close();
+        }
+    }
+}
+
+fn to_owned_bound<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Vec<u8>> {
+    match b {
+        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
+        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
+        Bound::Unbounded => Bound::Unbounded,
+    }
+}
+
+/// The smallest key greater than every key starting with `prefix`, if any.
+fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return Bound::Excluded(end);
+        }
+    }
+    Bound::Unbounded
+}
+
+impl Db {
+    /// Opens (creating if needed) the database in `path` with default options.
+    ///
+    /// # Errors
+    ///
+    /// `Locked` when another handle or process holds it; `Corruption` naming the file and
+    /// offset when a check fails; `Io` for file errors.
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Db::open_with(path, Options::default())
+    }
+
+    /// Opens the database in `path` with `options`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open`], and `InvalidArgument` for options that fail `validate()`.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        Db::open_inner(path.as_ref(), options, None)
+    }
+
+    /// Opens a database in a new temporary directory, removed when the last handle drops.
+    ///
+    /// # Errors
+    ///
+    /// `Io` when the directory cannot be made.
+    pub fn open_temp() -> Result<Db> {
+        Db::open_temp_with(Options::default())
+    }
+
+    /// [`Db::open_temp`] with options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::open_temp`].
+    pub fn open_temp_with(options: Options) -> Result<Db> {
+        let t = tempfile::Builder::new()
+            .prefix("stratakv-")
+            .tempdir()
+            .map_err(|e| Error::io("creating", std::env::temp_dir(), e))?;
+        let p = t.path().to_path_buf();
+        Db::open_inner(&p, options, Some(t))
+    }
+
+    fn open_inner(path: &Path, options: Options, temp: Option<tempfile::TempDir>) -> Result<Db> {
+        let sync_every = match options.wal_sync {
+            SyncMode::Periodic(d) => Some(d),
+            _ => None,
+        };
+        let (engine, file_lock) = engine::open(path, options)?;
+        let mut threads = Vec::new();
+        let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+            std::thread::Builder::new()
+                .name(name.to_string())
+                .spawn(f)
+                .map_err(|e| Error::io("starting a thread for", path, e))
+        };
+        let e = engine.clone();
+        threads.push(spawn("stratakv-flush", Box::new(move || e.flush_loop()))?);
+        if let Some(every) = sync_every {
+            let e = engine.clone();
+            threads.push(spawn(
+                "stratakv-wal-sync",
+                Box::new(move || e.periodic_sync_loop(every)),
+            )?);
+        }
+        Ok(Db {
+            inner: Arc::new(DbInner {
+                engine,
+                threads: Mutex::new(threads),
+                lock: Mutex::new(Some(file_lock)),
+                path: path.to_path_buf(),
+                temp: Mutex::new(temp),
+            }),
+        })
+    }
+
+    fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// The database directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` for a key outside 1..=65,535 bytes or a value over 1 GiB (nothing is
+    /// applied); `WritesStopped` after an earlier I/O failure; `Closed`; `Io`.
+    pub fn put(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<()> {
+        self.put_with(key, value, WriteOptions::default())
+    }
+
+    /// [`Db::put`] with write options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`].
+    pub fn put_with(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: impl AsRef<[u8]>,
+        opts: WriteOptions,
+    ) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.put(key, value);
+        self.write_with(b, opts)
+    }
+
+    /// Deletes `key` (a no-op when absent).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`].
+    pub fn delete(&self, key: impl AsRef<[u8]>) -> Result<()> {
+        self.delete_with(key, WriteOptions::default())
+    }
+
+    /// [`Db::delete`] with write options.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`].
+    pub fn delete_with(&self, key: impl AsRef<[u8]>, opts: WriteOptions) -> Result<()> {
+        let mut b = WriteBatch::new();
+        b.delete(key);
+        self.write_with(b, opts)
+    }
+
+    /// Applies a batch atomically: all of it or none, also across a crash.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` when any entry is bad (nothing is applied); otherwise as
+    /// [`Db::put`].
+    pub fn write(&self, batch: WriteBatch) -> Result<()> {
+        self.write_with(batch, WriteOptions::default())
+    }
+
+    /// [`Db::write`] with write options; `sync: true` makes it survive power loss.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::write`].
+    pub fn write_with(&self, batch: WriteBatch, opts: WriteOptions) -> Result<()> {
+        self.engine().write(batch, opts.sync)
+    }
+
+    /// The value of `key`, or `None`.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` for a key outside 1..=65,535 bytes; `Corruption` naming the file
+    /// and offset; `Io`; `Closed`.
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        let e = self.engine();
+        e.get(key.as_ref(), e.visible())
+    }
+
+    /// Entries with keys in `range`, in byte order; double-ended.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        let e = &self.inner.engine;
+        Iter::new(
+            e.pinned(),
+            e.visible(),
+            to_owned_bound(range.start_bound()),
+            to_owned_bound(range.end_bound()),
+        )
+    }
+
+    /// Entries whose keys start with `prefix`.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        let p = prefix.as_ref();
+        let e = &self.inner.engine;
+        Iter::new(
+            e.pinned(),
+            e.visible(),
+            Bound::Included(p.to_vec()),
+            prefix_end(p),
+        )
+    }
+
+    /// Every entry.
+    pub fn iter(&self) -> Iter {
+        self.range::<&[u8], _>(..)
+    }
+
+    /// A consistent view as of now; reads through it never see later writes.
+    pub fn snapshot(&self) -> Snapshot {
+        let e = self.inner.engine.clone();
+        let seq = e.visible();
+        e.register_snapshot(seq);
+        Snapshot {
+            inner: Arc::new(SnapshotInner { engine: e, seq }),
+        }
+    }
+
+    /// Writes every memtable to level-0 tables and waits for it.
+    ///
+    /// # Errors
+    ///
+    /// `WritesStopped` when a flush failed; `Closed`.
+    pub fn flush(&self) -> Result<()> {
+        self.engine().flush()
+    }
+
+    /// Makes every acknowledged write durable (survives power loss).
+    ///
+    /// # Errors
+    ///
+    /// `Io` when the fsync fails (writes then stop until reopen); `Closed`.
+    pub fn sync(&self) -> Result<()> {
+        self.engine().sync()
+    }
+
+    /// Figures about the engine.
+    pub fn stats(&self) -> Stats {
+        self.engine().stats()
+    }
+
+    /// Shuts the engine down for every handle, makes the log durable and releases the
+    /// directory lock.
+    ///
+    /// # Errors
+    ///
+    /// `Io` when the final fsync fails.
+    pub fn close(self) -> Result<()> {
+        self.inner.shutdown()
+    }
+}
+
+struct SnapshotInner {
+    engine: Arc<Engine>,
+    seq: u64,
+}
+
+impl Drop for SnapshotInner {
+    fn drop(&mut self) {
+        self.engine.release_snapshot(self.seq);
+    }
+}
+
+/// A consistent read-only view at one moment. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Snapshot {
+    inner: Arc<SnapshotInner>,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("seq", &self.inner.seq)
+            .finish()
+    }
+}
+
+impl Snapshot {
+    /// The sequence number this snapshot reads at.
+    pub fn sequence(&self) -> u64 {
+        self.inner.seq
+    }
+
+    /// The value of `key` as of the snapshot.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::get`].
+    pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
+        self.inner.engine.get(key.as_ref(), self.inner.seq)
+    }
+
+    /// Entries in `range` as of the snapshot.
+    pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
+        Iter::new(
+            self.inner.engine.pinned(),
+            self.inner.seq,
+            to_owned_bound(range.start_bound()),
+            to_owned_bound(range.end_bound()),
+        )
+    }
+
+    /// Entries starting with `prefix` as of the snapshot.
+    pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
+        let p = prefix.as_ref();
+        Iter::new(
+            self.inner.engine.pinned(),
+            self.inner.seq,
+            Bound::Included(p.to_vec()),
+            prefix_end(p),
+        )
+    }
+
+    /// Every entry as of the snapshot.
+    pub fn iter(&self) -> Iter {
+        self.range::<&[u8], _>(..)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_end_cases() {
+        assert_eq!(prefix_end(b"ab"), Bound::Excluded(b"ac".to_vec()));
+        assert_eq!(prefix_end(b"a\xff"), Bound::Excluded(b"b".to_vec()));
+        assert_eq!(prefix_end(b"\xff\xff"), Bound::Unbounded);
+    }
+}

@@ -1,0 +1,120 @@
+//! Background flush: frozen memtables become level-0 tables, oldest first.
+//!
+//! Steps, in the order RELIABILITY rule 3 requires: write the table, fsync it, fsync the
+//! directory; append the manifest edit (the table, and the new log number) and fsync it;
+//! swap in the new version; only then delete the WAL segment the memtable came from.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::{lock, Engine};
+use crate::error::{Error, Result};
+use crate::filename::{table_path, wal_path};
+use crate::fs::FileSystem;
+use crate::iter::InternalIterator;
+use crate::manifest::{FileMeta, NewFile};
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::sstable::{TableBuilder, TableOptions};
+use crate::stats::Counters;
+
+/// Table-building settings from the options.
+pub(crate) fn table_options(o: &Options) -> TableOptions {
+    TableOptions {
+        block_size: o.block_size,
+        restart_interval: o.block_restart_interval,
+        compression: o.compression,
+        bloom_bits_per_key: o.bloom_bits_per_key,
+    }
+}
+
+/// Writes every entry of `it` into table `number` at `level`, syncs it and the directory,
+/// and returns the manifest entry for it. `it` must hold at least one entry.
+pub(crate) fn write_table(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    opts: &Options,
+    number: u64,
+    level: u32,
+    it: &mut dyn InternalIterator,
+) -> Result<NewFile> {
+    let path = table_path(dir, number);
+    let file = fs
+        .create(&path)
+        .map_err(|e| Error::io("creating", &path, e))?;
+    let mut b = TableBuilder::new(file, &path, table_options(opts));
+    it.seek_to_first()?;
+    while it.valid() {
+        b.add(it.key(), it.value())?;
+        it.next()?;
+    }
+    let info = b.finish()?;
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("syncing directory", dir, e))?;
+    Ok(NewFile {
+        level,
+        number,
+        size: info.size,
+        file_crc: info.file_crc,
+        smallest_seq: info.props.smallest_seq,
+        largest_seq: info.props.largest_seq,
+        num_entries: info.props.num_entries,
+        smallest: info.smallest,
+        largest: info.largest,
+    })
+}
+
+impl Engine {
+    /// Body of the flush thread: flush frozen memtables until shutdown or a failure.
+    pub fn flush_loop(&self) {
+        loop {
+            let imm = {
+                let mut st = lock(&self.state);
+                loop {
+                    if st.shutting_down {
+                        return;
+                    }
+                    if self.poison.get().is_none() {
+                        if let Some(m) = st.imms.front() {
+                            break m.clone();
+                        }
+                    }
+                    st = self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            if let Err(e) = self.flush_one(&imm) {
+                self.set_poison(&e);
+            }
+        }
+    }
+
+    fn flush_one(&self, imm: &Arc<Memtable>) -> Result<()> {
+        let meta = if imm.is_empty() {
+            None
+        } else {
+            let number = lock(&self.state).versions.new_file_number();
+            let nf = write_table(&self.fs, &self.dir, &self.opts, number, 0, &mut imm.iter())?;
+            Counters::add(&self.counters.table_bytes_written, nf.size);
+            let st = lock(&self.state);
+            Some(st.versions.open_table(&nf)?)
+        };
+        let mut st = lock(&self.state);
+        // Writes from later memtables live in later WAL segments.
+        let next_log = st
+            .imms
+            .get(1)
+            .map_or(st.mem.wal_number(), |m| m.wal_number());
+        let adds: Vec<Arc<FileMeta>> = meta.into_iter().collect();
+        st.versions
+            .log_and_apply(adds, Vec::new(), Some(next_log), imm.largest_seq())?;
+        st.imms.pop_front();
+        st.flushed_total += 1;
+        self.install_sv(&st);
+        drop(st);
+        Counters::add(&self.counters.flushes, 1);
+        self.bg_cv.notify_all();
+        // The WAL segment is obsolete now that the manifest records the table.
+        let _ = self.fs.remove_file(&wal_path(&self.dir, imm.wal_number()));
+        Ok(())
+    }
+}

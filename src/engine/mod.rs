@@ -1,0 +1,277 @@
+//! The engine's shared state, behind the thin `Db` handle.
+//!
+//! Lock order (take them in this order, never the reverse): `queue` (the group-commit
+//! queue; never held across I/O) → `state` (the structure lock: versions, memtable list)
+//! → `wal`. Readers take no lock: they load the current [`SuperVersion`] (an `Arc` of the
+//! memtables and version) from an `ArcSwap`, which writers replace under `state`.
+//!
+//! - `write.rs`: group commit, memtable rotation, write stalls, fail-stop.
+//! - `flush.rs`: the background flush of frozen memtables into level-0 tables.
+//! - `recovery.rs`: open: manifest, WAL replay, orphan cleanup.
+
+mod flush;
+mod recovery;
+mod write;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+
+use crate::error::{Error, Result};
+use crate::fs::FileSystem;
+use crate::iter::db_iter::SourceFactory;
+use crate::iter::InternalIterator;
+use crate::key::{make_internal_key, KIND_FOR_SEEK};
+use crate::limits::{KEY_LEN_MAX_BYTES, KEY_LEN_MIN_BYTES};
+use crate::manifest::{Version, VersionSet};
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::sstable::filter::key_hash;
+use crate::sstable::Lookup;
+use crate::stats::{Counters, LevelStats, RecoveryStats, Stats};
+use crate::wal::LogWriter;
+
+pub(crate) use recovery::open;
+
+/// What readers pin: the memtables and the version, consistent with each other.
+#[derive(Debug)]
+pub(crate) struct SuperVersion {
+    pub mem: Arc<Memtable>,
+    /// Frozen memtables, newest first.
+    pub imms: Vec<Arc<Memtable>>,
+    pub version: Arc<Version>,
+}
+
+impl SourceFactory for SuperVersion {
+    fn sources(&self) -> Vec<Box<dyn InternalIterator>> {
+        let mut v: Vec<Box<dyn InternalIterator>> = Vec::new();
+        v.push(Box::new(self.mem.iter()));
+        for m in &self.imms {
+            v.push(Box::new(m.iter()));
+        }
+        for f in self.version.all_files() {
+            v.push(Box::new(f.table.iter()));
+        }
+        v
+    }
+}
+
+/// State changed under the structure lock.
+pub(crate) struct State {
+    pub versions: VersionSet,
+    pub mem: Arc<Memtable>,
+    /// Frozen memtables, oldest first.
+    pub imms: VecDeque<Arc<Memtable>>,
+    pub shutting_down: bool,
+    /// Memtables frozen so far, and flushed so far (for `flush()` to wait on).
+    pub frozen_total: u64,
+    pub flushed_total: u64,
+}
+
+/// The engine.
+pub(crate) struct Engine {
+    pub dir: PathBuf,
+    pub opts: Options,
+    pub fs: Arc<dyn FileSystem>,
+    pub sv: ArcSwap<SuperVersion>,
+    pub state: Mutex<State>,
+    /// Signalled when a flush finishes, a memtable is frozen, or shutdown starts.
+    pub bg_cv: Condvar,
+    /// Signalled at shutdown, for the periodic WAL sync thread.
+    pub sync_cv: Condvar,
+    pub wal: Mutex<Option<LogWriter>>,
+    pub queue: Mutex<VecDeque<Arc<write::Slot>>>,
+    pub queue_cv: Condvar,
+    /// Last sequence number handed out (the group-commit leader only).
+    pub last_seq: AtomicU64,
+    /// Last sequence number whose writes are all in the memtable: what reads see.
+    pub visible_seq: AtomicU64,
+    /// Set once by the first write-path failure; writes are refused afterwards.
+    pub poison: OnceLock<String>,
+    pub closed: AtomicBool,
+    pub counters: Counters,
+    pub recovery: RecoveryStats,
+    /// Live snapshots: sequence number -> count.
+    pub snapshots: Mutex<BTreeMap<u64, usize>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("dir", &self.dir).finish()
+    }
+}
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it (the engine's own
+/// invariants are guarded by fail-stop, not by lock poisoning).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn check_key(key: &[u8]) -> Result<()> {
+    if key.len() < KEY_LEN_MIN_BYTES || key.len() > KEY_LEN_MAX_BYTES {
+        return Err(Error::invalid(format!(
+            "key of {} bytes: keys must be {KEY_LEN_MIN_BYTES} to {KEY_LEN_MAX_BYTES} bytes",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+impl Engine {
+    pub fn install_sv(&self, st: &State) {
+        self.sv.store(Arc::new(SuperVersion {
+            mem: st.mem.clone(),
+            imms: st.imms.iter().rev().cloned().collect(),
+            version: st.versions.current(),
+        }));
+    }
+
+    /// Stops the write path after a failure (RELIABILITY rule 4).
+    pub fn set_poison(&self, e: &Error) {
+        let _ = self.poison.set(e.to_string());
+        // Wake writers stalled on a flush so they see the error.
+        self.bg_cv.notify_all();
+    }
+
+    pub fn check_writable(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        if let Some(msg) = self.poison.get() {
+            return Err(Error::WritesStopped(msg.clone()));
+        }
+        Ok(())
+    }
+
+    pub fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::Closed);
+        }
+        Ok(())
+    }
+
+    /// The newest visible value of `key` at sequence `seq`.
+    pub fn get(&self, key: &[u8], seq: u64) -> Result<Option<Bytes>> {
+        self.check_open()?;
+        check_key(key)?;
+        Counters::add(&self.counters.gets, 1);
+        let sv = self.sv.load();
+        let lookup = make_internal_key(key, seq, KIND_FOR_SEEK);
+        let from_mem = |r: Lookup| match r {
+            Lookup::Value(v) => Some(Some(v)),
+            Lookup::Deleted => Some(None),
+            Lookup::Absent => None,
+        };
+        if let Some(r) = from_mem(sv.mem.get(&lookup)) {
+            return Ok(r);
+        }
+        for m in &sv.imms {
+            if let Some(r) = from_mem(m.get(&lookup)) {
+                return Ok(r);
+            }
+        }
+        let mut c = crate::manifest::version::LookupCounters::default();
+        let r = sv.version.get(&lookup, key_hash(key), &mut c);
+        Counters::add(&self.counters.bloom_checks, c.bloom_checks);
+        Counters::add(&self.counters.bloom_negatives, c.bloom_negatives);
+        Ok(from_mem(r?).flatten())
+    }
+
+    /// The pinned sources for an iterator.
+    pub fn pinned(&self) -> Arc<SuperVersion> {
+        self.sv.load_full()
+    }
+
+    pub fn visible(&self) -> u64 {
+        self.visible_seq.load(Ordering::Acquire)
+    }
+
+    pub fn register_snapshot(&self, seq: u64) {
+        *lock(&self.snapshots).entry(seq).or_insert(0) += 1;
+    }
+
+    pub fn release_snapshot(&self, seq: u64) {
+        let mut s = lock(&self.snapshots);
+        if let Some(n) = s.get_mut(&seq) {
+            *n -= 1;
+            if *n == 0 {
+                s.remove(&seq);
+            }
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let sv = self.pinned();
+        let levels = sv
+            .version
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(level, files)| LevelStats {
+                level,
+                tables: files.len(),
+                bytes: files.iter().map(|f| f.size).sum(),
+                keys: files.iter().map(|f| f.num_entries).sum(),
+            })
+            .collect();
+        let c = &self.counters;
+        let manifest_bytes = lock(&self.state).versions.bytes_written;
+        let wal_bytes = lock(&self.wal).as_ref().map_or(0, |w| w.len());
+        let user = Counters::get(&c.user_bytes_written);
+        let disk = Counters::get(&c.wal_bytes_written)
+            + Counters::get(&c.table_bytes_written)
+            + manifest_bytes;
+        Stats {
+            levels,
+            memtable_bytes: sv.mem.approximate_bytes() as u64,
+            memtable_entries: sv.mem.len() as u64,
+            immutable_memtables: sv.imms.len() as u64,
+            bloom_checks: Counters::get(&c.bloom_checks),
+            bloom_useful: Counters::get(&c.bloom_negatives),
+            wal_bytes,
+            flushes: Counters::get(&c.flushes),
+            write_stalls: Counters::get(&c.write_stalls),
+            write_stall_micros: Counters::get(&c.write_stall_micros),
+            writes: Counters::get(&c.writes),
+            write_groups: Counters::get(&c.write_groups),
+            wal_syncs: Counters::get(&c.wal_syncs),
+            user_bytes_written: user,
+            disk_bytes_written: disk,
+            write_amplification: if user == 0 {
+                0.0
+            } else {
+                disk as f64 / user as f64
+            },
+            gets: Counters::get(&c.gets),
+            sequence: self.visible(),
+            recovery: self.recovery.clone(),
+            ..Stats::default()
+        }
+    }
+
+    /// Stops background work and makes the log durable. Idempotent.
+    pub fn shutdown(&self) -> Result<()> {
+        if self.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        {
+            let mut st = lock(&self.state);
+            st.shutting_down = true;
+        }
+        self.bg_cv.notify_all();
+        self.sync_cv.notify_all();
+        // Wait out a group commit in progress: take the queue, then the WAL.
+        let _q = lock(&self.queue);
+        let mut wal = lock(&self.wal);
+        let r = match (wal.as_mut(), self.poison.get()) {
+            (Some(w), None) => w.sync(),
+            _ => Ok(()),
+        };
+        *wal = None;
+        r
+    }
+}

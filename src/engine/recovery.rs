@@ -1,0 +1,226 @@
+//! Opening a database: lock, manifest, WAL replay, a fresh manifest, orphan cleanup.
+//!
+//! Replayed WAL data is written to level-0 tables before the new WAL segment is created,
+//! so a torn tail never sits in an older segment on a later open. The sequence numbers in
+//! the WAL must continue exactly from the manifest's last sequence and from each other: a
+//! gap means a segment went missing, which is corruption, not data to skip.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::io;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+
+use arc_swap::ArcSwap;
+
+use super::flush::write_table;
+use super::{Engine, State, SuperVersion};
+use crate::batch::decode_batch;
+use crate::error::{Error, Result};
+use crate::filename::{current_path, lock_path, parse_file_name, wal_path, FileKind};
+use crate::fs::FileLock;
+use crate::manifest::{TableOpenOptions, VersionSet};
+use crate::memtable::Memtable;
+use crate::options::Options;
+use crate::stats::{Counters, RecoveryStats};
+use crate::wal::format::{LogKind, RecordType};
+use crate::wal::{read_log, LogWriter};
+
+/// Opens (or creates) the database in `dir`. Returns the engine and the held lock.
+pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn FileLock>)> {
+    opts.validate()?;
+    let fs = opts.fs.clone();
+    let exists = fs.exists(dir).map_err(|e| Error::io("checking", dir, e))?;
+    if !exists && !opts.create_if_missing {
+        return Err(Error::invalid(format!(
+            "{} does not exist and create_if_missing is off",
+            dir.display()
+        )));
+    }
+    fs.create_dir_all(dir)
+        .map_err(|e| Error::io("creating directory", dir, e))?;
+    let lp = lock_path(dir);
+    let lock = fs.lock(&lp).map_err(|e| {
+        if e.kind() == io::ErrorKind::WouldBlock {
+            Error::Locked(dir.to_path_buf())
+        } else {
+            Error::io("locking", &lp, e)
+        }
+    })?;
+
+    let names = fs.list_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
+    let kinds: Vec<FileKind> = names.iter().filter_map(|n| parse_file_name(n)).collect();
+    let table_opts = TableOpenOptions {
+        mmap: opts.mmap_reads,
+        verify: opts.verify_checksums,
+    };
+    let has_current = kinds.contains(&FileKind::Current);
+    let mut versions = if has_current {
+        if opts.error_if_exists {
+            return Err(Error::invalid(format!(
+                "{} already holds a database and error_if_exists is on",
+                dir.display()
+            )));
+        }
+        VersionSet::recover(dir, fs.clone(), opts.max_levels, table_opts)?
+    } else {
+        let data_files = kinds.iter().any(|k| {
+            matches!(
+                k,
+                FileKind::Manifest(_) | FileKind::Table(_) | FileKind::Wal(_) | FileKind::Vlog(_)
+            )
+        });
+        if data_files {
+            return Err(Error::corruption(
+                current_path(dir),
+                0,
+                "CURRENT is missing but the directory holds database files",
+            ));
+        }
+        VersionSet::create(dir, fs.clone(), opts.max_levels, table_opts)
+    };
+    // File numbers in use (a WAL made since the last manifest edit) must never be reused.
+    let max_number = kinds
+        .iter()
+        .filter_map(|k| match k {
+            FileKind::Manifest(n) | FileKind::Wal(n) | FileKind::Table(n) | FileKind::Vlog(n) => {
+                Some(*n)
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    while versions.next_file_number() <= max_number {
+        versions.new_file_number();
+    }
+
+    let mut rec = RecoveryStats::default();
+    let mut wals: Vec<u64> = kinds
+        .iter()
+        .filter_map(|k| match k {
+            FileKind::Wal(n) if *n >= versions.log_number => Some(*n),
+            _ => None,
+        })
+        .collect();
+    wals.sort_unstable();
+    let mut last_seq = versions.last_sequence;
+    let mut adds = Vec::new();
+    let mut mem = Arc::new(Memtable::new(0));
+    let mut table_bytes = 0u64;
+    for (i, &n) in wals.iter().enumerate() {
+        let path = wal_path(dir, n);
+        let data = fs
+            .read_file(&path)
+            .map_err(|e| Error::io("reading", &path, e))?;
+        let newest = i + 1 == wals.len();
+        let log = read_log(&path, data, LogKind::Wal, n, newest)?;
+        rec.wal_files += 1;
+        rec.torn_tail_bytes += log.torn_tail_bytes;
+        for r in &log.records {
+            if r.ty != RecordType::WalBatch {
+                return Err(Error::corruption(&path, r.offset, "unexpected record type"));
+            }
+            let (seq, records) = decode_batch(&r.payload)
+                .ok_or_else(|| Error::corruption(&path, r.offset, "malformed write batch"))?;
+            if records.is_empty() {
+                return Err(Error::corruption(&path, r.offset, "empty write batch"));
+            }
+            if seq != last_seq + 1 {
+                return Err(Error::corruption(
+                    &path,
+                    r.offset,
+                    format!(
+                        "sequence gap: expected {}, found {seq} (a WAL segment is missing or damaged)",
+                        last_seq + 1
+                    ),
+                ));
+            }
+            mem.apply(&records);
+            last_seq = seq + records.len() as u64 - 1;
+            rec.wal_records += 1;
+            if mem.approximate_bytes() >= opts.memtable_size {
+                let number = versions.new_file_number();
+                let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter())?;
+                table_bytes += nf.size;
+                adds.push(versions.open_table(&nf)?);
+                mem = Arc::new(Memtable::new(0));
+            }
+        }
+    }
+    if !mem.is_empty() {
+        let number = versions.new_file_number();
+        let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter())?;
+        table_bytes += nf.size;
+        adds.push(versions.open_table(&nf)?);
+    }
+    rec.tables_written = adds.len() as u64;
+
+    // Record the recovered tables and the new WAL number in a fresh manifest.
+    let new_wal = versions.new_file_number();
+    versions.log_number = new_wal;
+    versions.last_sequence = last_seq;
+    versions.add_unlogged(adds);
+    versions.write_new_manifest()?;
+
+    // Only now are old WALs, unreferenced tables and old manifests garbage.
+    let live: HashSet<u64> = versions.current().all_files().map(|f| f.number).collect();
+    for name in &names {
+        let orphan = match parse_file_name(name) {
+            Some(FileKind::Wal(n)) => n < new_wal,
+            Some(FileKind::Table(n)) => !live.contains(&n),
+            Some(FileKind::Manifest(n)) => n != versions.manifest_number(),
+            Some(FileKind::CurrentTmp) => true,
+            _ => false,
+        };
+        if orphan {
+            let p = dir.join(name);
+            fs.remove_file(&p)
+                .map_err(|e| Error::io("removing", &p, e))?;
+            rec.orphans_deleted += 1;
+        }
+    }
+
+    let mut wal = LogWriter::create(
+        fs.clone(),
+        dir,
+        wal_path(dir, new_wal),
+        LogKind::Wal,
+        new_wal,
+    )?;
+    wal.sync()?;
+    let mem = Arc::new(Memtable::new(new_wal));
+    let state = State {
+        mem: mem.clone(),
+        imms: VecDeque::new(),
+        shutting_down: false,
+        frozen_total: 0,
+        flushed_total: 0,
+        versions,
+    };
+    let sv = SuperVersion {
+        mem,
+        imms: Vec::new(),
+        version: state.versions.current(),
+    };
+    let engine = Engine {
+        dir: dir.to_path_buf(),
+        fs,
+        sv: ArcSwap::from_pointee(sv),
+        state: Mutex::new(state),
+        bg_cv: Condvar::new(),
+        sync_cv: Condvar::new(),
+        wal: Mutex::new(Some(wal)),
+        queue: Mutex::new(VecDeque::new()),
+        queue_cv: Condvar::new(),
+        last_seq: AtomicU64::new(last_seq),
+        visible_seq: AtomicU64::new(last_seq),
+        poison: OnceLock::new(),
+        closed: AtomicBool::new(false),
+        counters: Counters::default(),
+        recovery: rec,
+        snapshots: Mutex::new(BTreeMap::new()),
+        opts,
+    };
+    Counters::add(&engine.counters.table_bytes_written, table_bytes);
+    Ok((Arc::new(engine), lock))
+}

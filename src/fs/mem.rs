@@ -1,0 +1,405 @@
+//! An in-memory filesystem whose crash keeps only what was synced.
+//!
+//! State is two directory tables and a set of inodes: `live` is what the running process
+//! sees; `durable` is what a power loss would leave. A file's bytes are durable up to its
+//! last `sync`; a directory entry (creation, rename, removal) becomes durable only when its
+//! parent directory is synced. [`MemFs::crash_clone`] builds a new filesystem from the
+//! durable state alone, leaving the original (and any engine still using it) untouched.
+//! Directories themselves are treated as durable on creation.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+
+use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+
+#[derive(Debug, Default)]
+struct Inode {
+    data: Vec<u8>,
+    synced_len: usize,
+}
+
+type InodeRef = Arc<Mutex<Inode>>;
+
+#[derive(Debug, Default)]
+struct State {
+    live: BTreeMap<PathBuf, InodeRef>,
+    durable: BTreeMap<PathBuf, InodeRef>,
+    dirs: BTreeSet<PathBuf>,
+    locks: BTreeSet<PathBuf>,
+}
+
+/// An in-memory filesystem for tests of crashes and power loss. Cloning shares the files.
+#[derive(Debug, Default, Clone)]
+pub struct MemFs {
+    state: Arc<Mutex<State>>,
+}
+
+/// How a simulated power loss treats the bytes written after a file's last sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashMode {
+    /// Drop every unsynced byte.
+    DropUnsynced,
+    /// Keep a prefix of the unsynced bytes, `keep` of every 256 (a torn write).
+    TearUnsynced {
+        /// Out of 256, how much of the unsynced tail survives.
+        keep: u8,
+    },
+    /// Keep the unsynced bytes but flip a bit in them (a garbled last write).
+    GarbleUnsynced,
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn lock_inode(m: &Mutex<Inode>) -> MutexGuard<'_, Inode> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn not_found(p: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::NotFound,
+        format!("{} not found", p.display()),
+    )
+}
+
+impl MemFs {
+    /// An empty in-memory filesystem.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A new, independent filesystem holding only what survives a power loss now: synced
+    /// bytes of files whose directory entries were synced. Locks are released.
+    pub fn crash_clone(&self) -> MemFs {
+        self.crash_clone_with(CrashMode::DropUnsynced)
+    }
+
+    /// Like [`MemFs::crash_clone`], with a choice of what happens to unsynced bytes.
+    pub fn crash_clone_with(&self, mode: CrashMode) -> MemFs {
+        let st = lock(&self.state);
+        let mut out = State {
+            dirs: st.dirs.clone(),
+            ..State::default()
+        };
+        for (path, ino) in &st.durable {
+            let ino = lock_inode(ino);
+            let synced = ino.synced_len.min(ino.data.len());
+            let mut data = ino.data[..synced].to_vec();
+            let tail = &ino.data[synced..];
+            match mode {
+                CrashMode::DropUnsynced => {}
+                CrashMode::TearUnsynced { keep } => {
+                    let n = tail.len() * usize::from(keep) / 256;
+                    data.extend_from_slice(&tail[..n]);
+                }
+                CrashMode::GarbleUnsynced => {
+                    data.extend_from_slice(tail);
+                    if !tail.is_empty() {
+                        let i = synced + tail.len() / 2;
+                        data[i] ^= 0x10;
+                    }
+                }
+            }
+            let len = data.len();
+            let node = Arc::new(Mutex::new(Inode {
+                data,
+                synced_len: len,
+            }));
+            out.live.insert(path.clone(), node.clone());
+            out.durable.insert(path.clone(), node);
+        }
+        MemFs {
+            state: Arc::new(Mutex::new(out)),
+        }
+    }
+
+    /// Overwrites bytes of a file in place (both what the process sees and what is durable):
+    /// for corruption tests.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`, or `UnexpectedEof` when the range passes the end.
+    pub fn corrupt(&self, path: &Path, offset: usize, bytes: &[u8]) -> io::Result<()> {
+        let st = lock(&self.state);
+        let ino = st.live.get(path).ok_or_else(|| not_found(path))?;
+        let mut ino = lock_inode(ino);
+        let end = offset + bytes.len();
+        if end > ino.data.len() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        ino.data[offset..end].copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// Truncates a file (and its durable length) to `len` bytes: for corruption tests.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such file.
+    pub fn truncate(&self, path: &Path, len: usize) -> io::Result<()> {
+        let st = lock(&self.state);
+        let ino = st.live.get(path).ok_or_else(|| not_found(path))?;
+        let mut ino = lock_inode(ino);
+        ino.data.truncate(len);
+        ino.synced_len = ino.synced_len.min(len);
+        Ok(())
+    }
+
+    /// Size of a file as the process sees it.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` when there is no such file.
+    pub fn file_len(&self, path: &Path) -> io::Result<usize> {
+        let st = lock(&self.state);
+        let ino = st.live.get(path).ok_or_else(|| not_found(path))?;
+        let len = lock_inode(ino).data.len();
+        Ok(len)
+    }
+
+    /// Total bytes of all live files.
+    pub fn total_bytes(&self) -> u64 {
+        let st = lock(&self.state);
+        st.live
+            .values()
+            .map(|i| lock_inode(i).data.len() as u64)
+            .sum()
+    }
+}
+
+struct MemWritable {
+    ino: InodeRef,
+    len: u64,
+}
+
+impl WritableFile for MemWritable {
+    fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        lock_inode(&self.ino).data.extend_from_slice(data);
+        self.len += data.len() as u64;
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        let mut ino = lock_inode(&self.ino);
+        ino.synced_len = ino.data.len();
+        Ok(())
+    }
+    fn len(&self) -> u64 {
+        self.len
+    }
+}
+
+#[derive(Debug)]
+struct MemReadable {
+    data: Bytes,
+}
+
+impl RandomAccessFile for MemReadable {
+    fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
+        let end = offset.checked_add(len as u64);
+        match end {
+            Some(end) if end <= self.data.len() as u64 => {
+                Ok(self.data.slice(offset as usize..end as usize))
+            }
+            _ => Err(io::ErrorKind::UnexpectedEof.into()),
+        }
+    }
+    fn len(&self) -> u64 {
+        self.data.len() as u64
+    }
+}
+
+#[derive(Debug)]
+struct MemLock {
+    state: Arc<Mutex<State>>,
+    path: PathBuf,
+}
+
+impl FileLock for MemLock {}
+
+impl Drop for MemLock {
+    fn drop(&mut self) {
+        lock(&self.state).locks.remove(&self.path);
+    }
+}
+
+fn parent(p: &Path) -> PathBuf {
+    p.parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+impl FileSystem for MemFs {
+    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        let mut p = Some(dir);
+        while let Some(d) = p {
+            if d.as_os_str().is_empty() {
+                break;
+            }
+            st.dirs.insert(d.to_path_buf());
+            p = d.parent();
+        }
+        Ok(())
+    }
+
+    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
+        let mut st = lock(&self.state);
+        if !st.dirs.contains(&parent(path)) {
+            return Err(not_found(&parent(path)));
+        }
+        let ino: InodeRef = Arc::default();
+        st.live.insert(path.to_path_buf(), ino.clone());
+        Ok(Box::new(MemWritable { ino, len: 0 }))
+    }
+
+    fn open(&self, path: &Path, _mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
+        let st = lock(&self.state);
+        let ino = st.live.get(path).ok_or_else(|| not_found(path))?;
+        let data = Bytes::copy_from_slice(&lock_inode(ino).data);
+        Ok(Arc::new(MemReadable { data }))
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        let ino = st.live.remove(from).ok_or_else(|| not_found(from))?;
+        st.live.insert(to.to_path_buf(), ino);
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        st.live
+            .remove(path)
+            .map(|_| ())
+            .ok_or_else(|| not_found(path))
+    }
+
+    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        let st = lock(&self.state);
+        if !st.dirs.contains(dir) {
+            return Err(not_found(dir));
+        }
+        Ok(st
+            .live
+            .keys()
+            .filter(|p| p.parent() == Some(dir))
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+            .collect())
+    }
+
+    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        if !st.dirs.contains(dir) {
+            return Err(not_found(dir));
+        }
+        st.durable.retain(|p, _| p.parent() != Some(dir));
+        let entries: Vec<(PathBuf, InodeRef)> = st
+            .live
+            .iter()
+            .filter(|(p, _)| p.parent() == Some(dir))
+            .map(|(p, i)| (p.clone(), i.clone()))
+            .collect();
+        st.durable.extend(entries);
+        Ok(())
+    }
+
+    fn exists(&self, path: &Path) -> io::Result<bool> {
+        let st = lock(&self.state);
+        Ok(st.live.contains_key(path) || st.dirs.contains(path))
+    }
+
+    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
+        let mut st = lock(&self.state);
+        if !st.locks.insert(path.to_path_buf()) {
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "locked"));
+        }
+        if !st.live.contains_key(path) {
+            st.live.insert(path.to_path_buf(), Arc::default());
+        }
+        Ok(Box::new(MemLock {
+            state: self.state.clone(),
+            path: path.to_path_buf(),
+        }))
+    }
+
+    fn link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut st = lock(&self.state);
+        let ino = st.live.get(from).ok_or_else(|| not_found(from))?.clone();
+        st.live.insert(to.to_path_buf(), ino);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crash_keeps_only_synced_bytes_and_entries() {
+        let fs = MemFs::new();
+        let d = Path::new("/db");
+        fs.create_dir_all(d).unwrap();
+        let mut a = fs.create(&d.join("a")).unwrap();
+        a.append(b"synced").unwrap();
+        a.sync().unwrap();
+        a.append(b"-lost").unwrap();
+        fs.sync_dir(d).unwrap();
+        let mut b = fs.create(&d.join("b")).unwrap();
+        b.append(b"entry never synced").unwrap();
+        b.sync().unwrap();
+
+        let c = fs.crash_clone();
+        assert_eq!(&c.read_file(&d.join("a")).unwrap()[..], b"synced");
+        assert!(!c.exists(&d.join("b")).unwrap(), "unsynced entry is gone");
+
+        fs.rename(&d.join("b"), &d.join("c")).unwrap();
+        fs.remove_file(&d.join("a")).unwrap();
+        let c2 = fs.crash_clone();
+        assert!(
+            c2.exists(&d.join("a")).unwrap(),
+            "unsynced removal is undone"
+        );
+        assert!(!c2.exists(&d.join("c")).unwrap());
+        fs.sync_dir(d).unwrap();
+        let c3 = fs.crash_clone();
+        assert!(!c3.exists(&d.join("a")).unwrap());
+        assert_eq!(
+            &c3.read_file(&d.join("c")).unwrap()[..],
+            b"entry never synced"
+        );
+    }
+
+    #[test]
+    fn torn_and_garbled_tails() {
+        let fs = MemFs::new();
+        let d = Path::new("/db");
+        fs.create_dir_all(d).unwrap();
+        let mut a = fs.create(&d.join("a")).unwrap();
+        a.append(b"0123").unwrap();
+        a.sync().unwrap();
+        fs.sync_dir(d).unwrap();
+        a.append(b"45678901").unwrap();
+        let torn = fs.crash_clone_with(CrashMode::TearUnsynced { keep: 128 });
+        assert_eq!(&torn.read_file(&d.join("a")).unwrap()[..], b"01234567");
+        let garbled = fs.crash_clone_with(CrashMode::GarbleUnsynced);
+        let g = garbled.read_file(&d.join("a")).unwrap();
+        assert_eq!(g.len(), 12);
+        assert_ne!(&g[..], b"012345678901");
+    }
+
+    #[test]
+    fn lock_refuses_second() {
+        let fs = MemFs::new();
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        let l = fs.lock(Path::new("/d/LOCK")).unwrap();
+        assert!(fs.lock(Path::new("/d/LOCK")).is_err());
+        drop(l);
+        assert!(fs.lock(Path::new("/d/LOCK")).is_ok());
+    }
+}

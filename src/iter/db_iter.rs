@@ -1,0 +1,273 @@
+//! The user iterator: visible, live entries of a key range as of a sequence number.
+//!
+//! It holds a front cursor and, once `next_back` is called, a back cursor: two independent
+//! one-directional merges over the same pinned sources. Each cursor collapses the versions
+//! of a user key to the newest one visible at the snapshot and skips deletes. The iterator
+//! ends when the cursors meet.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::merging::{Direction, MergingIter};
+use super::InternalIterator;
+use crate::error::Result;
+use crate::key::{make_internal_key, parse_internal_key, Kind, KIND_FOR_SEEK};
+use crate::limits::SEQNO_MAX;
+
+/// Makes fresh source iterators over the pinned state, newest source first.
+pub trait SourceFactory: Send + Sync {
+    /// Fresh, unpositioned iterators over every source.
+    fn sources(&self) -> Vec<Box<dyn InternalIterator>>;
+}
+
+struct Cursor {
+    merge: MergingIter,
+    done: bool,
+}
+
+/// A double-ended iterator over `(key, value)` pairs in byte order.
+///
+/// It sees the store as of its creation, whatever is written, flushed or compacted while it
+/// runs. Errors (I/O, corruption) are yielded once, after which the iterator ends.
+pub struct Iter {
+    factory: Arc<dyn SourceFactory>,
+    seq: u64,
+    lower: Bound<Vec<u8>>,
+    upper: Bound<Vec<u8>>,
+    front: Option<Cursor>,
+    back: Option<Cursor>,
+    last_front: Option<Bytes>,
+    last_back: Option<Bytes>,
+    finished: bool,
+}
+
+impl std::fmt::Debug for Iter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter")
+            .field("seq", &self.seq)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+fn above_lower(lower: &Bound<Vec<u8>>, k: &[u8]) -> bool {
+    match lower {
+        Bound::Included(l) => k >= l.as_slice(),
+        Bound::Excluded(l) => k > l.as_slice(),
+        Bound::Unbounded => true,
+    }
+}
+
+fn below_upper(upper: &Bound<Vec<u8>>, k: &[u8]) -> bool {
+    match upper {
+        Bound::Included(u) => k <= u.as_slice(),
+        Bound::Excluded(u) => k < u.as_slice(),
+        Bound::Unbounded => true,
+    }
+}
+
+impl Iter {
+    pub(crate) fn new(
+        factory: Arc<dyn SourceFactory>,
+        seq: u64,
+        lower: Bound<Vec<u8>>,
+        upper: Bound<Vec<u8>>,
+    ) -> Iter {
+        let empty = match (&lower, &upper) {
+            (Bound::Included(l), Bound::Included(u)) => l > u,
+            (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u))
+            | (Bound::Excluded(l), Bound::Included(u)) => l >= u,
+            _ => false,
+        };
+        Iter {
+            factory,
+            seq,
+            lower,
+            upper,
+            front: None,
+            back: None,
+            last_front: None,
+            last_back: None,
+            finished: empty,
+        }
+    }
+
+    fn open_front(&mut self) -> Result<Cursor> {
+        let mut merge = MergingIter::new(self.factory.sources(), Direction::Forward);
+        match &self.lower {
+            Bound::Included(l) | Bound::Excluded(l) => {
+                merge.position(Some(&make_internal_key(l, self.seq, KIND_FOR_SEEK)))?
+            }
+            Bound::Unbounded => merge.position(None)?,
+        }
+        Ok(Cursor { merge, done: false })
+    }
+
+    fn open_back(&mut self) -> Result<Cursor> {
+        let mut merge = MergingIter::new(self.factory.sources(), Direction::Backward);
+        match &self.upper {
+            // The last possible entry of `u`: sequence 0, the smallest kind.
+            Bound::Included(u) => merge.position(Some(&make_internal_key(u, 0, 0)))?,
+            // The first possible entry of `u`: everything before it is < u.
+            Bound::Excluded(u) => {
+                merge.position(Some(&make_internal_key(u, SEQNO_MAX, KIND_FOR_SEEK)))?
+            }
+            Bound::Unbounded => merge.position(None)?,
+        }
+        Ok(Cursor { merge, done: false })
+    }
+
+    fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        if self.front.is_none() {
+            self.front = Some(self.open_front()?);
+        }
+        let seq = self.seq;
+        let (lower, upper) = (&self.lower, &self.upper);
+        let Some(c) = self.front.as_mut() else {
+            return Ok(None);
+        };
+        while !c.done && c.merge.valid() {
+            let Some((uk, s, kind)) = parse_internal_key(c.merge.key()) else {
+                return Err(crate::Error::corruption(
+                    "(iterator)",
+                    0,
+                    "malformed internal key",
+                ));
+            };
+            if s > seq || !above_lower(lower, uk) {
+                c.merge.advance()?;
+                continue;
+            }
+            if !below_upper(upper, uk) {
+                break;
+            }
+            let key = Bytes::copy_from_slice(uk);
+            let value = (kind == Kind::Put).then(|| c.merge.value_bytes());
+            // Skip the older versions of this key.
+            c.merge.advance()?;
+            while c.merge.valid() && crate::key::user_key(c.merge.key()) == &key[..] {
+                c.merge.advance()?;
+            }
+            if let Some(v) = value {
+                return Ok(Some((key, v)));
+            }
+        }
+        c.done = true;
+        Ok(None)
+    }
+
+    fn step_back(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        if self.back.is_none() {
+            self.back = Some(self.open_back()?);
+        }
+        let seq = self.seq;
+        let (lower, upper) = (&self.lower, &self.upper);
+        let Some(c) = self.back.as_mut() else {
+            return Ok(None);
+        };
+        while !c.done && c.merge.valid() {
+            let Some((uk, _, _)) = parse_internal_key(c.merge.key()) else {
+                return Err(crate::Error::corruption(
+                    "(iterator)",
+                    0,
+                    "malformed internal key",
+                ));
+            };
+            if !below_upper(upper, uk) {
+                c.merge.advance()?;
+                continue;
+            }
+            if !above_lower(lower, uk) {
+                break;
+            }
+            let key = Bytes::copy_from_slice(uk);
+            // Going backward, a key's versions come oldest first: the last visible one seen
+            // is the newest visible.
+            let mut newest: Option<(Kind, Bytes)> = None;
+            while c.merge.valid() {
+                let Some((k, s, kind)) = parse_internal_key(c.merge.key()) else {
+                    return Err(crate::Error::corruption(
+                        "(iterator)",
+                        0,
+                        "malformed internal key",
+                    ));
+                };
+                if k != &key[..] {
+                    break;
+                }
+                if s <= seq {
+                    let v = if kind == Kind::Put {
+                        c.merge.value_bytes()
+                    } else {
+                        Bytes::new()
+                    };
+                    newest = Some((kind, v));
+                }
+                c.merge.advance()?;
+            }
+            if let Some((Kind::Put, v)) = newest {
+                return Ok(Some((key, v)));
+            }
+        }
+        c.done = true;
+        Ok(None)
+    }
+}
+
+impl Iterator for Iter {
+    type Item = Result<(Bytes, Bytes)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        match self.step_front() {
+            Ok(Some((k, v))) => {
+                if self.last_back.as_ref().is_some_and(|b| k >= *b) {
+                    self.finished = true;
+                    return None;
+                }
+                self.last_front = Some(k.clone());
+                Some(Ok((k, v)))
+            }
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(e) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl DoubleEndedIterator for Iter {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.finished {
+            return None;
+        }
+        match self.step_back() {
+            Ok(Some((k, v))) => {
+                if self.last_front.as_ref().is_some_and(|f| k <= *f) {
+                    self.finished = true;
+                    return None;
+                }
+                self.last_back = Some(k.clone());
+                Some(Ok((k, v)))
+            }
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(e) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Iter {}

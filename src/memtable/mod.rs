@@ -1,0 +1,166 @@
+//! The memtable: recent writes in a skiplist keyed by internal key.
+//!
+//! One memtable is active (taking writes); full ones become immutable and wait in a queue
+//! for the background flush. Each memtable remembers the WAL segment holding its writes.
+
+pub mod skiplist;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::batch::BatchRecord;
+use crate::error::Result;
+use crate::iter::InternalIterator;
+use crate::key::{compare_internal, pack_trailer, parse_internal_key, user_key, Kind};
+use crate::sstable::Lookup;
+use skiplist::{Cursor, SkipList};
+
+/// A memtable.
+#[derive(Debug)]
+pub struct Memtable {
+    list: SkipList,
+    wal_number: u64,
+    largest_seq: AtomicU64,
+}
+
+impl Memtable {
+    /// An empty memtable whose writes are logged in WAL segment `wal_number`.
+    pub fn new(wal_number: u64) -> Self {
+        Memtable {
+            list: SkipList::new(compare_internal),
+            wal_number,
+            largest_seq: AtomicU64::new(0),
+        }
+    }
+
+    /// The WAL segment holding this memtable's writes.
+    pub fn wal_number(&self) -> u64 {
+        self.wal_number
+    }
+
+    /// Inserts one entry. Only the write path's leader calls this (one writer at a time).
+    pub fn add(&self, seq: u64, kind: Kind, key: &[u8], value: &[u8]) {
+        let trailer = pack_trailer(seq, kind as u8).to_le_bytes();
+        self.list.insert(&[key, &trailer], value);
+        self.largest_seq.fetch_max(seq, Ordering::Relaxed);
+    }
+
+    /// Inserts decoded batch records.
+    pub fn apply(&self, records: &[BatchRecord<'_>]) {
+        for r in records {
+            self.add(r.seq, r.kind, r.key, r.value);
+        }
+    }
+
+    /// The newest entry for `lookup`'s user key with a sequence number at most `lookup`'s.
+    pub fn get(&self, lookup: &[u8]) -> Lookup {
+        let mut c = Cursor::default();
+        c.seek(&self.list, lookup);
+        if !c.valid() {
+            return Lookup::Absent;
+        }
+        let k = c.key(&self.list);
+        match parse_internal_key(k) {
+            Some((uk, _, kind)) if uk == user_key(lookup) => match kind {
+                Kind::Put => Lookup::Value(Bytes::copy_from_slice(c.value(&self.list))),
+                Kind::Delete => Lookup::Deleted,
+            },
+            _ => Lookup::Absent,
+        }
+    }
+
+    /// Bytes of entries held.
+    pub fn approximate_bytes(&self) -> usize {
+        self.list.memory_bytes()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.list.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Largest sequence number inserted.
+    pub fn largest_seq(&self) -> u64 {
+        self.largest_seq.load(Ordering::Relaxed)
+    }
+
+    /// An iterator over all entries; it keeps the memtable alive.
+    pub fn iter(self: &Arc<Self>) -> MemIter {
+        MemIter {
+            mem: self.clone(),
+            cursor: Cursor::default(),
+        }
+    }
+}
+
+/// Iterates a memtable.
+#[derive(Debug)]
+pub struct MemIter {
+    mem: Arc<Memtable>,
+    cursor: Cursor,
+}
+
+impl InternalIterator for MemIter {
+    fn valid(&self) -> bool {
+        self.cursor.valid()
+    }
+    fn key(&self) -> &[u8] {
+        self.cursor.key(&self.mem.list)
+    }
+    fn value(&self) -> &[u8] {
+        self.cursor.value(&self.mem.list)
+    }
+    fn seek_to_first(&mut self) -> Result<()> {
+        self.cursor.seek_to_first(&self.mem.list);
+        Ok(())
+    }
+    fn seek_to_last(&mut self) -> Result<()> {
+        self.cursor.seek_to_last(&self.mem.list);
+        Ok(())
+    }
+    fn seek(&mut self, target: &[u8]) -> Result<()> {
+        self.cursor.seek(&self.mem.list, target);
+        Ok(())
+    }
+    fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
+        self.cursor.seek_for_prev(&self.mem.list, target);
+        Ok(())
+    }
+    fn next(&mut self) -> Result<()> {
+        self.cursor.next(&self.mem.list);
+        Ok(())
+    }
+    fn prev(&mut self) -> Result<()> {
+        self.cursor.prev(&self.mem.list);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::key::{make_internal_key, KIND_FOR_SEEK};
+
+    #[test]
+    fn get_respects_sequence_numbers() {
+        let m = Memtable::new(1);
+        m.add(1, Kind::Put, b"k", b"v1");
+        m.add(2, Kind::Put, b"k", b"v2");
+        m.add(3, Kind::Delete, b"k", b"");
+        m.add(4, Kind::Put, b"ka", b"x");
+        let at = |s| m.get(&make_internal_key(b"k", s, KIND_FOR_SEEK));
+        assert_eq!(at(0), Lookup::Absent);
+        assert_eq!(at(1), Lookup::Value(Bytes::from_static(b"v1")));
+        assert_eq!(at(2), Lookup::Value(Bytes::from_static(b"v2")));
+        assert_eq!(at(3), Lookup::Deleted);
+        assert_eq!(at(100), Lookup::Deleted);
+        assert_eq!(m.largest_seq(), 4);
+    }
+}

@@ -1,0 +1,486 @@
+//! A skiplist on an arena: one writer at a time, any number of lock-free readers.
+//!
+//! Layout: nodes are carved from 1 MiB arena chunks (8-byte aligned) that never move and are
+//! freed only when the list is dropped, so a node pointer stays valid for the list's life.
+//! A node is a fixed header, then its tower of `height` next-pointers, then the key bytes,
+//! then the value bytes:
+//!
+//! ```text
+//! | key_len u32 | value_len u32 | height u32 | pad u32 | next[0..height]: AtomicPtr | key | value |
+//! ```
+//!
+//! Concurrency contract (as LevelDB's `db/skiplist.h`): inserts are serialized by an internal
+//! mutex; a node is fully written before it is published by a `Release` store into its
+//! predecessors' towers, bottom level first; readers follow pointers with `Acquire` loads
+//! and never block. Nothing is ever removed.
+//!
+//! This file holds all the `unsafe` of the memtable; each block says why it is sound.
+
+use std::cmp::Ordering as CmpOrdering;
+use std::mem::size_of;
+use std::ptr;
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use crate::limits::{ARENA_CHUNK_BYTES, SKIPLIST_HEIGHT_MAX};
+
+#[repr(C)]
+struct Node {
+    key_len: u32,
+    value_len: u32,
+    height: u32,
+    _pad: u32,
+    // followed by: next: [AtomicPtr<Node>; height], key, value
+}
+
+const NODE_HEADER_BYTES: usize = size_of::<Node>();
+const PTR_BYTES: usize = size_of::<AtomicPtr<Node>>();
+const _: () = assert!(NODE_HEADER_BYTES % 8 == 0);
+
+impl Node {
+    /// # Safety
+    /// `this` points to a live node and `level < height`.
+    #[inline]
+    unsafe fn next_slot<'a>(this: *const Node, level: usize) -> &'a AtomicPtr<Node> {
+        debug_assert!(level < (*this).height as usize);
+        // SAFETY: the tower follows the header inside the node's allocation, which is
+        // 8-byte aligned; level < height keeps the slot inside it.
+        &*((this as *const u8).add(NODE_HEADER_BYTES + level * PTR_BYTES) as *const AtomicPtr<Node>)
+    }
+
+    /// # Safety
+    /// `this` points to a live, fully initialized node.
+    #[inline]
+    unsafe fn key<'a>(this: *const Node) -> &'a [u8] {
+        let n = &*this;
+        let p = (this as *const u8).add(NODE_HEADER_BYTES + n.height as usize * PTR_BYTES);
+        std::slice::from_raw_parts(p, n.key_len as usize)
+    }
+
+    /// # Safety
+    /// `this` points to a live, fully initialized node.
+    #[inline]
+    unsafe fn value<'a>(this: *const Node) -> &'a [u8] {
+        let n = &*this;
+        let p = (this as *const u8)
+            .add(NODE_HEADER_BYTES + n.height as usize * PTR_BYTES + n.key_len as usize);
+        std::slice::from_raw_parts(p, n.value_len as usize)
+    }
+}
+
+struct Writer {
+    chunks: Vec<Box<[u64]>>,
+    cur: *mut u8,
+    remaining: usize,
+    rng: u64,
+}
+
+// SAFETY: `cur` points into a chunk owned by `chunks`; the writer state is only touched
+// under the list's mutex, so moving it between threads is sound.
+unsafe impl Send for Writer {}
+
+impl Writer {
+    /// Returns 8-byte-aligned, zeroed memory of `size` bytes that lives as long as `self`.
+    fn alloc(&mut self, size: usize) -> *mut u8 {
+        let size = size.next_multiple_of(8);
+        if size > self.remaining {
+            if size > ARENA_CHUNK_BYTES / 4 {
+                // A big node gets a chunk of its own; the current chunk keeps serving.
+                let mut chunk = vec![0u64; size / 8].into_boxed_slice();
+                let p = chunk.as_mut_ptr() as *mut u8;
+                self.chunks.push(chunk);
+                return p;
+            }
+            let mut chunk = vec![0u64; ARENA_CHUNK_BYTES / 8].into_boxed_slice();
+            self.cur = chunk.as_mut_ptr() as *mut u8;
+            self.remaining = ARENA_CHUNK_BYTES;
+            self.chunks.push(chunk);
+        }
+        let p = self.cur;
+        // SAFETY: size <= remaining, so the result stays inside the current chunk.
+        self.cur = unsafe { self.cur.add(size) };
+        self.remaining -= size;
+        p
+    }
+
+    fn random_height(&mut self) -> usize {
+        let mut h = 1;
+        while h < SKIPLIST_HEIGHT_MAX {
+            self.rng ^= self.rng << 13;
+            self.rng ^= self.rng >> 7;
+            self.rng ^= self.rng << 17;
+            if self.rng & 3 != 0 {
+                break;
+            }
+            h += 1;
+        }
+        h
+    }
+}
+
+/// Compares two entry keys.
+pub type KeyCmp = fn(&[u8], &[u8]) -> CmpOrdering;
+
+/// The skiplist. Keys are unique byte strings ordered by `cmp`.
+pub struct SkipList {
+    head: *mut Node,
+    height: AtomicUsize,
+    len: AtomicUsize,
+    memory_bytes: AtomicUsize,
+    cmp: KeyCmp,
+    writer: Mutex<Writer>,
+}
+
+// SAFETY: all shared mutation goes through atomics (towers, height, counters) or the writer
+// mutex; nodes are immutable once published and live as long as the list.
+unsafe impl Send for SkipList {}
+// SAFETY: as above; readers only perform Acquire loads and read immutable node bytes.
+unsafe impl Sync for SkipList {}
+
+impl std::fmt::Debug for SkipList {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkipList")
+            .field("len", &self.len())
+            .field("memory_bytes", &self.memory_bytes())
+            .finish()
+    }
+}
+
+impl SkipList {
+    /// An empty list ordered by `cmp`.
+    pub fn new(cmp: KeyCmp) -> Self {
+        let mut w = Writer {
+            chunks: Vec::new(),
+            cur: ptr::null_mut(),
+            remaining: 0,
+            rng: 0x2545_F491_4F6C_DD1D,
+        };
+        let size = NODE_HEADER_BYTES + SKIPLIST_HEIGHT_MAX * PTR_BYTES;
+        let head = w.alloc(size) as *mut Node;
+        // SAFETY: `head` is fresh, aligned, zeroed memory of `size` bytes; zeroed tower
+        // slots are null pointers.
+        unsafe {
+            ptr::write(
+                head,
+                Node {
+                    key_len: 0,
+                    value_len: 0,
+                    height: SKIPLIST_HEIGHT_MAX as u32,
+                    _pad: 0,
+                },
+            );
+        }
+        SkipList {
+            head,
+            height: AtomicUsize::new(1),
+            len: AtomicUsize::new(0),
+            memory_bytes: AtomicUsize::new(0),
+            cmp,
+            writer: Mutex::new(w),
+        }
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.len.load(Ordering::Relaxed)
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Bytes of arena memory taken by entries (the chunk slack is not counted).
+    pub fn memory_bytes(&self) -> usize {
+        self.memory_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Inserts an entry whose key is `key_parts` concatenated. Keys must be unique.
+    pub fn insert(&self, key_parts: &[&[u8]], value: &[u8]) {
+        let key_len: usize = key_parts.iter().map(|p| p.len()).sum();
+        let mut w = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let height = w.random_height();
+        let size = NODE_HEADER_BYTES + height * PTR_BYTES + key_len + value.len();
+        let node = w.alloc(size) as *mut Node;
+        self.memory_bytes.fetch_add(size, Ordering::Relaxed);
+        // SAFETY: `node` is fresh, aligned, zeroed memory of `size` bytes owned by the arena;
+        // nothing else can see it until it is linked below.
+        unsafe {
+            ptr::write(
+                node,
+                Node {
+                    key_len: key_len as u32,
+                    value_len: value.len() as u32,
+                    height: height as u32,
+                    _pad: 0,
+                },
+            );
+            let mut dst = (node as *mut u8).add(NODE_HEADER_BYTES + height * PTR_BYTES);
+            for p in key_parts {
+                ptr::copy_nonoverlapping(p.as_ptr(), dst, p.len());
+                dst = dst.add(p.len());
+            }
+            ptr::copy_nonoverlapping(value.as_ptr(), dst, value.len());
+        }
+        // SAFETY: the node is initialized; `key` reads what was just written.
+        let key = unsafe { Node::key(node) };
+        let mut prev = [self.head; SKIPLIST_HEIGHT_MAX];
+        let cur_height = self.height.load(Ordering::Relaxed);
+        self.find_splice(key, &mut prev, cur_height);
+        if height > cur_height {
+            // prev[cur_height..height] stay at head. Readers that see the new height
+            // before the links below simply find null there and descend.
+            self.height.store(height, Ordering::Relaxed);
+        }
+        for (level, p) in prev.iter().enumerate().take(height) {
+            // SAFETY: `p` is head or a published node whose height exceeds `level` (it was
+            // found at that level); `node` has `height` > level slots. The writer mutex
+            // serializes all stores into towers.
+            unsafe {
+                let succ = Node::next_slot(*p, level).load(Ordering::Relaxed);
+                Node::next_slot(node, level).store(succ, Ordering::Relaxed);
+                Node::next_slot(*p, level).store(node, Ordering::Release);
+            }
+        }
+        self.len.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn find_splice(&self, key: &[u8], prev: &mut [*mut Node; SKIPLIST_HEIGHT_MAX], h: usize) {
+        let mut x = self.head;
+        let mut level = h - 1;
+        loop {
+            // SAFETY: x is head or a published node of height > level.
+            let next = unsafe { Node::next_slot(x, level).load(Ordering::Acquire) };
+            // SAFETY: a non-null next pointer is a published, initialized node.
+            if !next.is_null() && (self.cmp)(unsafe { Node::key(next) }, key) == CmpOrdering::Less {
+                x = next;
+            } else {
+                prev[level] = x;
+                if level == 0 {
+                    return;
+                }
+                level -= 1;
+            }
+        }
+    }
+
+    /// The first node with key >= `key`, or null.
+    fn find_ge(&self, key: &[u8]) -> *mut Node {
+        let mut x = self.head;
+        let mut level = self.height.load(Ordering::Relaxed) - 1;
+        loop {
+            // SAFETY: x is head or a published node of height > level.
+            let next = unsafe { Node::next_slot(x, level).load(Ordering::Acquire) };
+            // SAFETY: a non-null next pointer is a published, initialized node.
+            if !next.is_null() && (self.cmp)(unsafe { Node::key(next) }, key) == CmpOrdering::Less {
+                x = next;
+            } else if level == 0 {
+                return next;
+            } else {
+                level -= 1;
+            }
+        }
+    }
+
+    /// The last node with key < `key` (or the last node when `key` is None), or head.
+    fn find_lt(&self, key: Option<&[u8]>) -> *mut Node {
+        let mut x = self.head;
+        let mut level = self.height.load(Ordering::Relaxed) - 1;
+        loop {
+            // SAFETY: x is head or a published node of height > level.
+            let next = unsafe { Node::next_slot(x, level).load(Ordering::Acquire) };
+            let go = !next.is_null()
+                && match key {
+                    // SAFETY: a non-null next pointer is a published, initialized node.
+                    Some(k) => (self.cmp)(unsafe { Node::key(next) }, k) == CmpOrdering::Less,
+                    None => true,
+                };
+            if go {
+                x = next;
+            } else if level == 0 {
+                return x;
+            } else {
+                level -= 1;
+            }
+        }
+    }
+}
+
+/// A cursor over a skiplist. It borrows nothing: the owner keeps the list alive (the
+/// memtable's iterator holds an `Arc`).
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    node: *const Node,
+}
+
+// SAFETY: a cursor is a pointer to an immutable published node; it is only dereferenced
+// through a `&SkipList` that keeps the node alive.
+unsafe impl Send for Cursor {}
+// SAFETY: as above.
+unsafe impl Sync for Cursor {}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Cursor { node: ptr::null() }
+    }
+}
+
+impl Cursor {
+    /// True when positioned on an entry.
+    pub fn valid(&self) -> bool {
+        !self.node.is_null()
+    }
+
+    /// The entry's key. The cursor must be valid and come from `list`.
+    pub fn key<'a>(&self, list: &'a SkipList) -> &'a [u8] {
+        let _ = list;
+        assert!(self.valid());
+        // SAFETY: a valid cursor points to a published node of `list`, alive while `list` is.
+        unsafe { Node::key(self.node) }
+    }
+
+    /// The entry's value. The cursor must be valid and come from `list`.
+    pub fn value<'a>(&self, list: &'a SkipList) -> &'a [u8] {
+        let _ = list;
+        assert!(self.valid());
+        // SAFETY: as in `key`.
+        unsafe { Node::value(self.node) }
+    }
+
+    /// Moves to the first entry >= `key`.
+    pub fn seek(&mut self, list: &SkipList, key: &[u8]) {
+        self.node = list.find_ge(key);
+    }
+
+    /// Moves to the last entry <= `key`.
+    pub fn seek_for_prev(&mut self, list: &SkipList, key: &[u8]) {
+        let n = list.find_ge(key);
+        // SAFETY: a non-null result is a published node.
+        if !n.is_null() && (list.cmp)(unsafe { Node::key(n) }, key) == CmpOrdering::Equal {
+            self.node = n;
+        } else {
+            self.set_or_null(list, list.find_lt(Some(key)));
+        }
+    }
+
+    /// Moves to the first entry.
+    pub fn seek_to_first(&mut self, list: &SkipList) {
+        // SAFETY: head always has SKIPLIST_HEIGHT_MAX slots.
+        self.node = unsafe { Node::next_slot(list.head, 0).load(Ordering::Acquire) };
+    }
+
+    /// Moves to the last entry.
+    pub fn seek_to_last(&mut self, list: &SkipList) {
+        self.set_or_null(list, list.find_lt(None));
+    }
+
+    /// Moves to the next entry.
+    pub fn next(&mut self, list: &SkipList) {
+        let _ = list;
+        assert!(self.valid());
+        // SAFETY: a valid cursor points to a published node with height >= 1.
+        self.node = unsafe { Node::next_slot(self.node, 0).load(Ordering::Acquire) };
+    }
+
+    /// Moves to the previous entry.
+    pub fn prev(&mut self, list: &SkipList) {
+        assert!(self.valid());
+        // SAFETY: a valid cursor points to a published node.
+        let key = unsafe { Node::key(self.node) };
+        self.set_or_null(list, list.find_lt(Some(key)));
+    }
+
+    fn set_or_null(&mut self, list: &SkipList, n: *mut Node) {
+        self.node = if n == list.head { ptr::null() } else { n };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn list() -> SkipList {
+        SkipList::new(|a, b| a.cmp(b))
+    }
+
+    #[test]
+    fn insert_seek_both_directions() {
+        let l = list();
+        for i in (0..1000u32).rev() {
+            let k = format!("{:05}", i * 2);
+            l.insert(&[k.as_bytes()], k.as_bytes());
+        }
+        assert_eq!(l.len(), 1000);
+        let mut c = Cursor::default();
+        c.seek(&l, b"00101");
+        assert_eq!(c.key(&l), b"00102");
+        c.seek_for_prev(&l, b"00101");
+        assert_eq!(c.key(&l), b"00100");
+        c.seek_for_prev(&l, b"00100");
+        assert_eq!(c.key(&l), b"00100");
+        c.prev(&l);
+        assert_eq!(c.key(&l), b"00098");
+        c.seek_to_last(&l);
+        assert_eq!(c.key(&l), b"01998");
+        c.next(&l);
+        assert!(!c.valid());
+        c.seek_to_first(&l);
+        assert_eq!((c.key(&l), c.value(&l)), (&b"00000"[..], &b"00000"[..]));
+        c.prev(&l);
+        assert!(!c.valid());
+        c.seek_for_prev(&l, b"");
+        assert!(!c.valid());
+        let mut n = 0;
+        c.seek_to_first(&l);
+        while c.valid() {
+            n += 1;
+            c.next(&l);
+        }
+        assert_eq!(n, 1000);
+    }
+
+    #[test]
+    fn big_values_and_memory() {
+        let l = list();
+        let big = vec![7u8; 3 << 20];
+        l.insert(&[b"a"], &big);
+        l.insert(&[b"b"], b"small");
+        let mut c = Cursor::default();
+        c.seek(&l, b"a");
+        assert_eq!(c.value(&l).len(), 3 << 20);
+        assert!(l.memory_bytes() >= 3 << 20);
+    }
+
+    #[test]
+    fn readers_during_writes() {
+        let l = Arc::new(list());
+        let w = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                for i in 0..20_000u32 {
+                    l.insert(&[&i.to_be_bytes()], b"v");
+                }
+            })
+        };
+        let r = {
+            let l = l.clone();
+            std::thread::spawn(move || {
+                for _ in 0..50 {
+                    let mut c = Cursor::default();
+                    c.seek_to_first(&l);
+                    let mut last: Option<Vec<u8>> = None;
+                    while c.valid() {
+                        let k = c.key(&l).to_vec();
+                        assert!(last.as_ref().is_none_or(|p| p < &k), "sorted");
+                        last = Some(k);
+                        c.next(&l);
+                    }
+                }
+            })
+        };
+        w.join().unwrap();
+        r.join().unwrap();
+        assert_eq!(l.len(), 20_000);
+    }
+}

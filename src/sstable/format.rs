@@ -1,0 +1,336 @@
+//! The table file format: blocks with trailers, handles, the footer.
+//!
+//! ```text
+//! table   = data_block* filter_block? properties_block index_block footer
+//! block   = payload | compression: u8 | crc: u32 LE
+//!           crc = CRC32C(payload ++ compression)
+//!           payload = raw block                              (compression 0)
+//!                   | uncompressed_len: varint | compressed  (compression 1, 2, 3)
+//! handle  = offset: u64 LE | size: u64 LE     (size of the payload, trailer excluded)
+//! footer  = filter handle | properties handle | index handle        (48 bytes)
+//!           | format_version: u32 LE (= 1) | footer_crc: u32 LE | magic: u64 LE   (64 bytes)
+//!           footer_crc = CRC32C(the 52 bytes before it); a filter handle of size 0 = none
+//! ```
+//!
+//! Compression tags are frozen, never renumber: 0 none, 1 Snappy (raw format), 2 LZ4 (block
+//! format), 3 Zstd. The checksum is verified before decompressing, and the decompressed
+//! length must equal the declared one (RELIABILITY rule 1). A block is stored uncompressed
+//! when compression saves less than 1/8.
+//!
+//! Data and index blocks are `block.rs` blocks keyed by internal keys; an index entry's key
+//! is the last key of its data block and its value a handle (varint offset, varint size).
+
+use std::path::Path;
+
+use bytes::Bytes;
+
+use crate::coding::{get_varint64, put_varint64, Reader};
+use crate::error::{Error, Result};
+use crate::fs::RandomAccessFile;
+use crate::options::Compression;
+
+/// Bytes after each block's payload: compression tag and CRC.
+pub const BLOCK_TRAILER_BYTES: usize = 5;
+/// Size of the footer.
+pub const FOOTER_BYTES: usize = 64;
+/// Table magic ("STRATKV1" read as little-endian bytes).
+pub const TABLE_MAGIC: u64 = u64::from_le_bytes(*b"STRATKV1");
+/// Version of the table format.
+pub const TABLE_FORMAT_VERSION: u32 = 1;
+/// Largest uncompressed block we accept from disk (a block holds at most one value past
+/// the block size, and values are at most 1 GiB).
+const BLOCK_DECOMPRESSED_MAX_BYTES: u64 = (1 << 30) + (1 << 20);
+
+/// Frozen compression tags.
+pub mod compression_tag {
+    /// Stored as is.
+    pub const NONE: u8 = 0;
+    /// Snappy raw format.
+    pub const SNAPPY: u8 = 1;
+    /// LZ4 block format.
+    pub const LZ4: u8 = 2;
+    /// Zstandard.
+    pub const ZSTD: u8 = 3;
+}
+
+/// Where a block sits in its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BlockHandle {
+    /// Offset of the payload.
+    pub offset: u64,
+    /// Size of the payload (trailer excluded).
+    pub size: u64,
+}
+
+impl BlockHandle {
+    /// Varint encoding, as stored in index entries.
+    pub fn encode_varint(&self, out: &mut Vec<u8>) {
+        put_varint64(out, self.offset);
+        put_varint64(out, self.size);
+    }
+
+    /// Decodes a varint handle; `None` when malformed.
+    pub fn decode_varint(src: &[u8]) -> Option<BlockHandle> {
+        let (offset, n) = get_varint64(src)?;
+        let (size, m) = get_varint64(&src[n..])?;
+        if n + m != src.len() {
+            return None;
+        }
+        Some(BlockHandle { offset, size })
+    }
+}
+
+/// The decoded footer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Footer {
+    /// The filter block (size 0: none).
+    pub filter: BlockHandle,
+    /// The properties block.
+    pub properties: BlockHandle,
+    /// The index block.
+    pub index: BlockHandle,
+}
+
+impl Footer {
+    /// Encodes the 64-byte footer.
+    pub fn encode(&self) -> [u8; FOOTER_BYTES] {
+        let mut f = [0u8; FOOTER_BYTES];
+        let hs = [self.filter, self.properties, self.index];
+        for (i, h) in hs.iter().enumerate() {
+            f[i * 16..i * 16 + 8].copy_from_slice(&h.offset.to_le_bytes());
+            f[i * 16 + 8..i * 16 + 16].copy_from_slice(&h.size.to_le_bytes());
+        }
+        f[48..52].copy_from_slice(&TABLE_FORMAT_VERSION.to_le_bytes());
+        let crc = crc32c::crc32c(&f[..52]);
+        f[52..56].copy_from_slice(&crc.to_le_bytes());
+        f[56..64].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
+        f
+    }
+
+    /// Decodes and checks a footer read from the end of a file of `file_len` bytes.
+    ///
+    /// # Errors
+    ///
+    /// `Corruption` (naming `path` and the footer's offset) for a bad magic, version,
+    /// checksum, or a handle outside the file.
+    pub fn decode(path: &Path, data: &[u8], file_len: u64) -> Result<Footer> {
+        let at = file_len.saturating_sub(FOOTER_BYTES as u64);
+        let bad = |why: &str| Error::corruption(path, at, why);
+        if data.len() != FOOTER_BYTES {
+            return Err(bad("table shorter than a footer"));
+        }
+        let mut r = Reader::new(data);
+        let mut hs = [BlockHandle::default(); 3];
+        for h in &mut hs {
+            h.offset = r.u64().ok_or_else(|| bad("short footer"))?;
+            h.size = r.u64().ok_or_else(|| bad("short footer"))?;
+        }
+        let version = r.u32().ok_or_else(|| bad("short footer"))?;
+        let crc = r.u32().ok_or_else(|| bad("short footer"))?;
+        let magic = r.u64().ok_or_else(|| bad("short footer"))?;
+        if magic != TABLE_MAGIC {
+            return Err(bad("bad table magic (not a table, or a damaged footer)"));
+        }
+        if crc != crc32c::crc32c(&data[..52]) {
+            return Err(bad("footer checksum mismatch"));
+        }
+        if version != TABLE_FORMAT_VERSION {
+            return Err(bad(&format!("unsupported table format version {version}")));
+        }
+        let body = at;
+        for h in &hs {
+            let end = h
+                .offset
+                .checked_add(h.size)
+                .and_then(|e| e.checked_add(BLOCK_TRAILER_BYTES as u64));
+            if h.size > 0 && end.is_none_or(|e| e > body) {
+                return Err(bad("block handle outside the file"));
+            }
+        }
+        Ok(Footer {
+            filter: hs[0],
+            properties: hs[1],
+            index: hs[2],
+        })
+    }
+}
+
+/// Compresses a raw block per `c`, returning the payload and its tag. Falls back to no
+/// compression when it saves less than 1/8.
+pub fn compress_block(raw: &[u8], c: Compression) -> (Vec<u8>, u8) {
+    let mut out = Vec::new();
+    let tag = match c {
+        Compression::None => return (raw.to_vec(), compression_tag::NONE),
+        Compression::Snappy => {
+            put_varint64(&mut out, raw.len() as u64);
+            match snap::raw::Encoder::new().compress_vec(raw) {
+                Ok(v) => out.extend_from_slice(&v),
+                Err(_) => return (raw.to_vec(), compression_tag::NONE),
+            }
+            compression_tag::SNAPPY
+        }
+        Compression::Lz4 => {
+            put_varint64(&mut out, raw.len() as u64);
+            out.extend_from_slice(&lz4_flex::block::compress(raw));
+            compression_tag::LZ4
+        }
+        Compression::Zstd { level } => {
+            put_varint64(&mut out, raw.len() as u64);
+            match zstd::bulk::compress(raw, level) {
+                Ok(v) => out.extend_from_slice(&v),
+                Err(_) => return (raw.to_vec(), compression_tag::NONE),
+            }
+            compression_tag::ZSTD
+        }
+    };
+    if out.len() >= raw.len() - raw.len() / 8 {
+        return (raw.to_vec(), compression_tag::NONE);
+    }
+    (out, tag)
+}
+
+/// Appends the trailer for `payload` with compression `tag`.
+pub fn block_trailer(payload: &[u8], tag: u8) -> [u8; BLOCK_TRAILER_BYTES] {
+    let crc = crc32c::crc32c_append(crc32c::crc32c(payload), &[tag]);
+    let mut t = [0u8; BLOCK_TRAILER_BYTES];
+    t[0] = tag;
+    t[1..].copy_from_slice(&crc.to_le_bytes());
+    t
+}
+
+/// Reads a block, checks its CRC (when `verify`), and decompresses it.
+///
+/// # Errors
+///
+/// `Corruption` naming the file and the block's offset; `Io` for read failures.
+pub fn read_block(
+    file: &dyn RandomAccessFile,
+    path: &Path,
+    h: BlockHandle,
+    verify: bool,
+) -> Result<Bytes> {
+    let len = usize::try_from(h.size)
+        .ok()
+        .and_then(|s| s.checked_add(BLOCK_TRAILER_BYTES))
+        .ok_or_else(|| Error::corruption(path, h.offset, "block size overflows"))?;
+    let buf = file.read_at(h.offset, len).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::corruption(path, h.offset, "block runs past the end of the file")
+        } else {
+            Error::io("reading", path, e)
+        }
+    })?;
+    let n = h.size as usize;
+    let tag = buf[n];
+    if verify {
+        let stored = u32::from_le_bytes([buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4]]);
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[..n]), &[tag]);
+        if stored != crc {
+            return Err(Error::corruption(path, h.offset, "block checksum mismatch"));
+        }
+    }
+    decompress(buf.slice(..n), tag).map_err(|why| Error::corruption(path, h.offset, why))
+}
+
+fn decompress(payload: Bytes, tag: u8) -> std::result::Result<Bytes, String> {
+    if tag == compression_tag::NONE {
+        return Ok(payload);
+    }
+    let (declared, n) = get_varint64(&payload).ok_or("bad declared block length")?;
+    if declared > BLOCK_DECOMPRESSED_MAX_BYTES {
+        return Err(format!("declared block length {declared} too large"));
+    }
+    let declared = declared as usize;
+    let body = &payload[n..];
+    let out = match tag {
+        compression_tag::SNAPPY => {
+            let len = snap::raw::decompress_len(body).map_err(|e| e.to_string())?;
+            if len != declared {
+                return Err("snappy length differs from the declared length".into());
+            }
+            snap::raw::Decoder::new()
+                .decompress_vec(body)
+                .map_err(|e| format!("snappy: {e}"))?
+        }
+        compression_tag::LZ4 => {
+            lz4_flex::block::decompress(body, declared).map_err(|e| format!("lz4: {e}"))?
+        }
+        compression_tag::ZSTD => {
+            zstd::bulk::decompress(body, declared).map_err(|e| format!("zstd: {e}"))?
+        }
+        t => return Err(format!("unknown compression tag {t}")),
+    };
+    if out.len() != declared {
+        return Err(format!(
+            "decompressed {} bytes, block declared {declared}",
+            out.len()
+        ));
+    }
+    Ok(Bytes::from(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn footer_roundtrip_and_checks() {
+        let f = Footer {
+            filter: BlockHandle {
+                offset: 10,
+                size: 20,
+            },
+            properties: BlockHandle {
+                offset: 35,
+                size: 5,
+            },
+            index: BlockHandle {
+                offset: 45,
+                size: 7,
+            },
+        };
+        let enc = f.encode();
+        let p = Path::new("x.sst");
+        assert_eq!(Footer::decode(p, &enc, 200).unwrap(), f);
+        for i in 0..FOOTER_BYTES {
+            let mut bad = enc;
+            bad[i] ^= 0x04;
+            assert!(
+                Footer::decode(p, &bad, 200).unwrap_err().is_corruption(),
+                "byte {i}"
+            );
+        }
+        assert!(Footer::decode(p, &enc, 50).is_err(), "handle past the end");
+    }
+
+    #[test]
+    fn every_compression_roundtrips() {
+        let raw: Vec<u8> = (0..10_000u32)
+            .flat_map(|i| (i % 97).to_le_bytes())
+            .collect();
+        for c in [
+            Compression::None,
+            Compression::Snappy,
+            Compression::Lz4,
+            Compression::Zstd { level: 3 },
+        ] {
+            let (payload, tag) = compress_block(&raw, c);
+            if c != Compression::None {
+                assert_ne!(tag, compression_tag::NONE, "{c:?} compresses");
+            }
+            assert_eq!(
+                &decompress(Bytes::from(payload), tag).unwrap()[..],
+                &raw[..]
+            );
+        }
+        let (payload, tag) = compress_block(&raw, Compression::Lz4);
+        let mut lie = Vec::new();
+        put_varint64(&mut lie, raw.len() as u64 + 1);
+        let n = get_varint64(&payload).unwrap().1;
+        lie.extend_from_slice(&payload[n..]);
+        assert!(
+            decompress(Bytes::from(lie), tag).is_err(),
+            "length mismatch"
+        );
+    }
+}

@@ -1,0 +1,222 @@
+//! `Stats`: what the engine holds and has done, as a readable table and as serde data.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+/// Counters the engine bumps as it works.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub user_bytes_written: AtomicU64,
+    pub wal_bytes_written: AtomicU64,
+    pub table_bytes_written: AtomicU64,
+    pub writes: AtomicU64,
+    pub write_groups: AtomicU64,
+    pub wal_syncs: AtomicU64,
+    pub write_stalls: AtomicU64,
+    pub write_stall_micros: AtomicU64,
+    pub flushes: AtomicU64,
+    pub bloom_checks: AtomicU64,
+    pub bloom_negatives: AtomicU64,
+    pub gets: AtomicU64,
+}
+
+impl Counters {
+    pub fn add(c: &AtomicU64, n: u64) {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(c: &AtomicU64) -> u64 {
+        c.load(Ordering::Relaxed)
+    }
+}
+
+/// One level's tables.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct LevelStats {
+    /// Level number.
+    pub level: usize,
+    /// Tables on it.
+    pub tables: usize,
+    /// Their total size.
+    pub bytes: u64,
+    /// Their total entries.
+    pub keys: u64,
+}
+
+/// What the last open recovered.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct RecoveryStats {
+    /// WAL segments replayed.
+    pub wal_files: u64,
+    /// WAL records (write groups) replayed.
+    pub wal_records: u64,
+    /// Bytes of torn tail dropped from the newest WAL.
+    pub torn_tail_bytes: u64,
+    /// Tables written from replayed WAL data.
+    pub tables_written: u64,
+    /// Orphaned files deleted.
+    pub orphans_deleted: u64,
+}
+
+/// A snapshot of the engine's figures. `Display` prints a table; `Serialize` gives data.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    /// Per level: tables, bytes, keys.
+    pub levels: Vec<LevelStats>,
+    /// Bytes in the active memtable.
+    pub memtable_bytes: u64,
+    /// Entries in the active memtable.
+    pub memtable_entries: u64,
+    /// Frozen memtables waiting for flush.
+    pub immutable_memtables: u64,
+    /// Block cache hits.
+    pub block_cache_hits: u64,
+    /// Block cache misses.
+    pub block_cache_misses: u64,
+    /// Bytes held by the block cache.
+    pub block_cache_bytes: u64,
+    /// Bloom filters consulted by point reads.
+    pub bloom_checks: u64,
+    /// Bloom checks that ruled a table out (useful negatives).
+    pub bloom_useful: u64,
+    /// Value-log files.
+    pub vlog_files: u64,
+    /// Value-log bytes.
+    pub vlog_bytes: u64,
+    /// Value-log bytes no longer referenced.
+    pub vlog_discardable_bytes: u64,
+    /// Bytes in live WAL segments.
+    pub wal_bytes: u64,
+    /// Compactions run.
+    pub compactions: u64,
+    /// Memtable flushes run.
+    pub flushes: u64,
+    /// Times a writer waited for a flush or compaction.
+    pub write_stalls: u64,
+    /// Microseconds writers spent waiting.
+    pub write_stall_micros: u64,
+    /// Write operations acknowledged.
+    pub writes: u64,
+    /// Group commits (WAL appends); `writes / write_groups` is the coalescing factor.
+    pub write_groups: u64,
+    /// WAL fsyncs.
+    pub wal_syncs: u64,
+    /// Bytes of keys and values written by users.
+    pub user_bytes_written: u64,
+    /// Bytes written to disk (WAL, tables, manifest).
+    pub disk_bytes_written: u64,
+    /// `disk_bytes_written / user_bytes_written`.
+    pub write_amplification: f64,
+    /// Point reads served.
+    pub gets: u64,
+    /// The last visible sequence number.
+    pub sequence: u64,
+    /// What the last open recovered.
+    pub recovery: RecoveryStats,
+}
+
+fn human(n: u64) -> String {
+    const U: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut f = n as f64;
+    let mut i = 0;
+    while f >= 1024.0 && i < U.len() - 1 {
+        f /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{f:.1} {}", U[i])
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<7} {:>7} {:>12} {:>12}",
+            "level", "tables", "bytes", "keys"
+        )?;
+        for l in &self.levels {
+            writeln!(
+                f,
+                "{:<7} {:>7} {:>12} {:>12}",
+                format!("L{}", l.level),
+                l.tables,
+                human(l.bytes),
+                l.keys
+            )?;
+        }
+        let rows: [(&str, String); 19] = [
+            (
+                "memtable",
+                format!(
+                    "{} in {} entries, {} frozen",
+                    human(self.memtable_bytes),
+                    self.memtable_entries,
+                    self.immutable_memtables
+                ),
+            ),
+            (
+                "block cache",
+                format!(
+                    "{} hits, {} misses, {}",
+                    self.block_cache_hits,
+                    self.block_cache_misses,
+                    human(self.block_cache_bytes)
+                ),
+            ),
+            (
+                "bloom",
+                format!("{} checks, {} useful", self.bloom_checks, self.bloom_useful),
+            ),
+            (
+                "value log",
+                format!(
+                    "{} files, {}, {} discardable",
+                    self.vlog_files,
+                    human(self.vlog_bytes),
+                    human(self.vlog_discardable_bytes)
+                ),
+            ),
+            ("wal", human(self.wal_bytes)),
+            ("writes", self.writes.to_string()),
+            ("write groups", self.write_groups.to_string()),
+            ("wal syncs", self.wal_syncs.to_string()),
+            ("gets", self.gets.to_string()),
+            ("flushes", self.flushes.to_string()),
+            ("compactions", self.compactions.to_string()),
+            (
+                "write stalls",
+                format!("{} ({} us)", self.write_stalls, self.write_stall_micros),
+            ),
+            ("user bytes written", human(self.user_bytes_written)),
+            ("disk bytes written", human(self.disk_bytes_written)),
+            (
+                "write amplification",
+                format!("{:.2}", self.write_amplification),
+            ),
+            ("sequence", self.sequence.to_string()),
+            (
+                "recovered wal",
+                format!(
+                    "{} files, {} records",
+                    self.recovery.wal_files, self.recovery.wal_records
+                ),
+            ),
+            ("recovered torn tail", human(self.recovery.torn_tail_bytes)),
+            (
+                "recovery cleanup",
+                format!(
+                    "{} tables written, {} orphans deleted",
+                    self.recovery.tables_written, self.recovery.orphans_deleted
+                ),
+            ),
+        ];
+        for (k, v) in rows {
+            writeln!(f, "{k:<22} {v}")?;
+        }
+        Ok(())
+    }
+}
