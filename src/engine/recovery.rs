@@ -174,9 +174,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         };
         if orphan {
             let p = dir.join(name);
-            fs.remove_file(&p)
-                .map_err(|e| Error::io("removing", &p, e))?;
-            rec.orphans_deleted += 1;
+            match fs.remove_file(&p) {
+                Ok(()) => rec.orphans_deleted += 1,
+                // The previous manifest is already gone: write_new_manifest removed it.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("removing", &p, e)),
+            }
         }
     }
 

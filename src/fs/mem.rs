@@ -173,12 +173,15 @@ impl MemFs {
 }
 
 struct MemWritable {
+    /// Mutations take the filesystem lock too, so a crash clone is an atomic cut.
+    state: Arc<Mutex<State>>,
     ino: InodeRef,
     len: u64,
 }
 
 impl WritableFile for MemWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        let _cut = lock(&self.state);
         lock_inode(&self.ino).data.extend_from_slice(data);
         self.len += data.len() as u64;
         Ok(())
@@ -187,6 +190,7 @@ impl WritableFile for MemWritable {
         Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
+        let _cut = lock(&self.state);
         let mut ino = lock_inode(&self.ino);
         ino.synced_len = ino.data.len();
         Ok(())
@@ -255,7 +259,11 @@ impl FileSystem for MemFs {
         }
         let ino: InodeRef = Arc::default();
         st.live.insert(path.to_path_buf(), ino.clone());
-        Ok(Box::new(MemWritable { ino, len: 0 }))
+        Ok(Box::new(MemWritable {
+            state: self.state.clone(),
+            ino,
+            len: 0,
+        }))
     }
 
     fn open(&self, path: &Path, _mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {

@@ -1,0 +1,117 @@
+//! Helpers shared by the integration tests: a seeded RNG, seed reporting, option presets.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use stratakv::fs::MemFs;
+use stratakv::{Compression, Options};
+
+/// SplitMix64: small, fast, and the same on every machine.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in 0..n.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next_u64() as u8).collect()
+    }
+}
+
+/// Prints the seed (and how to rerun) if the test panics while this guard lives.
+pub struct SeedGuard {
+    pub name: &'static str,
+    pub seed: u64,
+}
+
+impl Drop for SeedGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "\n*** {} failed with seed {} — rerun with STRATAKV_SEED={} ***\n",
+                self.name, self.seed, self.seed
+            );
+        }
+    }
+}
+
+/// Seeds to run: `STRATAKV_SEED` alone when set, else `defaults`.
+pub fn seeds(defaults: &[u64]) -> Vec<u64> {
+    match std::env::var("STRATAKV_SEED") {
+        Ok(s) => vec![s.parse().expect("STRATAKV_SEED must be a number")],
+        Err(_) => defaults.to_vec(),
+    }
+}
+
+/// Options on an in-memory filesystem with a tiny memtable, so flushes happen often.
+pub fn tiny_mem_options(fs: &MemFs) -> Options {
+    Options {
+        memtable_size: 64 << 10,
+        block_size: 512,
+        fs: Arc::new(fs.clone()),
+        ..Options::default()
+    }
+}
+
+/// The option presets the model test runs across.
+pub fn presets(fs: &MemFs) -> Vec<(&'static str, Options)> {
+    let base = tiny_mem_options(fs);
+    vec![
+        ("tiny-lz4-bloom", base.clone()),
+        (
+            "tiny-none-nobloom",
+            Options {
+                compression: Compression::None,
+                bloom_bits_per_key: 0,
+                ..base.clone()
+            },
+        ),
+        (
+            "tiny-snappy-restart1",
+            Options {
+                compression: Compression::Snappy,
+                block_restart_interval: 1,
+                ..base.clone()
+            },
+        ),
+        (
+            "tiny-zstd",
+            Options {
+                compression: Compression::Zstd { level: 3 },
+                bloom_bits_per_key: 4,
+                ..base.clone()
+            },
+        ),
+        (
+            "low-memory",
+            Options {
+                fs: Arc::new(fs.clone()),
+                memtable_size: 64 << 10,
+                ..Options::low_memory()
+            },
+        ),
+        (
+            "high-performance",
+            Options {
+                fs: Arc::new(fs.clone()),
+                memtable_size: 128 << 10,
+                ..Options::high_performance()
+            },
+        ),
+    ]
+}
