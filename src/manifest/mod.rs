@@ -70,6 +70,14 @@ fn parse_current(path: &Path, data: &[u8]) -> Result<u64> {
     let s = std::str::from_utf8(data).map_err(|_| bad())?;
     let line = s.strip_suffix('\n').ok_or_else(bad)?;
     let (name, crc) = line.split_once(' ').ok_or_else(bad)?;
+    // Exactly eight lowercase hex digits: any other spelling is damage.
+    if crc.len() != 8
+        || !crc
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(bad());
+    }
     let crc = u32::from_str_radix(crc, 16).map_err(|_| bad())?;
     if crc != crc32c::crc32c(name.as_bytes()) {
         return Err(Error::corruption(path, 0, "CURRENT checksum mismatch"));

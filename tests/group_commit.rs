@@ -1,0 +1,108 @@
+//! Concurrent sync writers coalesce: one WAL append and one fsync serve many writers.
+
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stratakv::fs::{FileLock, FileSystem, MemFs, RandomAccessFile, WritableFile};
+use stratakv::{Db, Options, WriteOptions};
+
+/// An in-memory filesystem whose fsync takes 5 ms, like a slow disk.
+#[derive(Debug, Clone)]
+struct SlowSync(MemFs);
+
+struct SlowFile(Box<dyn WritableFile>);
+
+impl WritableFile for SlowFile {
+    fn append(&mut self, d: &[u8]) -> io::Result<()> {
+        self.0.append(d)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        std::thread::sleep(Duration::from_millis(5));
+        self.0.sync()
+    }
+    fn len(&self) -> u64 {
+        self.0.len()
+    }
+}
+
+impl FileSystem for SlowSync {
+    fn create_dir_all(&self, d: &Path) -> io::Result<()> {
+        self.0.create_dir_all(d)
+    }
+    fn create(&self, p: &Path) -> io::Result<Box<dyn WritableFile>> {
+        Ok(Box::new(SlowFile(self.0.create(p)?)))
+    }
+    fn open(&self, p: &Path, m: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
+        self.0.open(p, m)
+    }
+    fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.0.rename(a, b)
+    }
+    fn remove_file(&self, p: &Path) -> io::Result<()> {
+        self.0.remove_file(p)
+    }
+    fn list_dir(&self, d: &Path) -> io::Result<Vec<String>> {
+        self.0.list_dir(d)
+    }
+    fn sync_dir(&self, d: &Path) -> io::Result<()> {
+        self.0.sync_dir(d)
+    }
+    fn exists(&self, p: &Path) -> io::Result<bool> {
+        self.0.exists(p)
+    }
+    fn lock(&self, p: &Path) -> io::Result<Box<dyn FileLock>> {
+        self.0.lock(p)
+    }
+    fn link_or_copy(&self, a: &Path, b: &Path) -> io::Result<()> {
+        self.0.link_or_copy(a, b)
+    }
+}
+
+#[test]
+fn sync_writers_share_fsyncs() {
+    let mem = MemFs::new();
+    let opts = Options {
+        fs: Arc::new(SlowSync(mem.clone())),
+        ..Options::default()
+    };
+    let db = Db::open_with("/gc", opts.clone()).unwrap();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                for i in 0..40 {
+                    db.put_with(format!("t{t}-{i}"), b"v", WriteOptions { sync: true })
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let s = db.stats();
+    assert_eq!(s.writes, 320);
+    assert!(
+        s.write_groups * 2 <= s.writes,
+        "writers did not coalesce: {} groups for {} writes",
+        s.write_groups,
+        s.writes
+    );
+    assert!(s.wal_syncs <= s.write_groups, "at most one fsync per group");
+    // Every acknowledged sync write survives power loss.
+    drop(db);
+    let db = Db::open_with(
+        "/gc",
+        Options {
+            fs: Arc::new(mem.crash_clone()),
+            ..opts
+        },
+    )
+    .unwrap();
+    assert_eq!(db.iter().count(), 320);
+}
