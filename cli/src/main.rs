@@ -1,1 +1,231 @@
-fn main() {}
+//! `stratakv`: look inside and drive a StrataKV database from the shell.
+//!
+//! Exit codes: 0 ok, 1 error, 2 usage, 3 locked, 4 corruption found.
+
+mod bench;
+mod hist;
+mod print;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use stratakv::{Db, Options};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stratakv",
+    version,
+    about = "StrataKV: an embedded LSM key-value store"
+)]
+struct Cli {
+    /// Database directory.
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    /// Options file (TOML, keys named as the `Options` fields).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the value of KEY.
+    Get {
+        /// The key.
+        key: String,
+        /// KEY is hex, and the value is printed as hex.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Set KEY to VALUE.
+    Put {
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// KEY and VALUE are hex.
+        #[arg(long)]
+        hex: bool,
+        /// Fsync before returning.
+        #[arg(long)]
+        sync: bool,
+    },
+    /// Delete KEY.
+    Delete {
+        /// The key.
+        key: String,
+        /// KEY is hex.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Print entries in key order.
+    Scan {
+        /// Only keys starting with this prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// First key (inclusive).
+        #[arg(long)]
+        start: Option<String>,
+        /// Last key (exclusive).
+        #[arg(long)]
+        end: Option<String>,
+        /// Newest key first.
+        #[arg(long)]
+        reverse: bool,
+        /// At most this many entries.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Arguments are hex, and keys and values are printed as hex.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Run db_bench-style workloads and print a table of results.
+    Bench(bench::BenchArgs),
+}
+
+/// An error with its exit code.
+struct Failure {
+    code: u8,
+    message: String,
+}
+
+impl From<stratakv::Error> for Failure {
+    fn from(e: stratakv::Error) -> Self {
+        let code = if e.is_locked() {
+            3
+        } else if e.is_corruption() {
+            4
+        } else {
+            1
+        };
+        Failure {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+fn usage(message: impl Into<String>) -> Failure {
+    Failure {
+        code: 2,
+        message: message.into(),
+    }
+}
+
+fn options(cli: &Cli) -> Result<Options, Failure> {
+    match &cli.config {
+        Some(p) => Ok(Options::from_file(p)?),
+        None => Ok(Options::default()),
+    }
+}
+
+fn open(cli: &Cli) -> Result<Db, Failure> {
+    let dir = cli
+        .db
+        .as_ref()
+        .ok_or_else(|| usage("this command needs --db DIR"))?;
+    Ok(Db::open_with(dir, options(cli)?)?)
+}
+
+fn arg_bytes(s: &str, hex: bool) -> Result<Vec<u8>, Failure> {
+    if hex {
+        print::from_hex(s).ok_or_else(|| usage(format!("not valid hex: {s:?}")))
+    } else {
+        Ok(s.as_bytes().to_vec())
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Command::Get { key, hex } => {
+            let db = open(cli)?;
+            match db.get(arg_bytes(key, *hex)?)? {
+                Some(v) => println!("{}", print::show(&v, *hex)),
+                None => {
+                    return Err(Failure {
+                        code: 1,
+                        message: "key not found".into(),
+                    })
+                }
+            }
+            db.close()?;
+        }
+        Command::Put {
+            key,
+            value,
+            hex,
+            sync,
+        } => {
+            let db = open(cli)?;
+            db.put_with(
+                arg_bytes(key, *hex)?,
+                arg_bytes(value, *hex)?,
+                stratakv::WriteOptions { sync: *sync },
+            )?;
+            db.close()?;
+        }
+        Command::Delete { key, hex } => {
+            let db = open(cli)?;
+            db.delete(arg_bytes(key, *hex)?)?;
+            db.close()?;
+        }
+        Command::Scan {
+            prefix,
+            start,
+            end,
+            reverse,
+            limit,
+            hex,
+        } => {
+            let db = open(cli)?;
+            let it = match prefix {
+                Some(p) => db.prefix(arg_bytes(p, *hex)?),
+                None => {
+                    use std::ops::Bound;
+                    let lo = match start {
+                        Some(s) => Bound::Included(arg_bytes(s, *hex)?),
+                        None => Bound::Unbounded,
+                    };
+                    let hi = match end {
+                        Some(s) => Bound::Excluded(arg_bytes(s, *hex)?),
+                        None => Bound::Unbounded,
+                    };
+                    db.range::<Vec<u8>, _>((lo, hi))
+                }
+            };
+            let it: Box<dyn Iterator<Item = stratakv::Result<_>>> = if *reverse {
+                Box::new(it.rev())
+            } else {
+                Box::new(it)
+            };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for item in it.take(limit.unwrap_or(usize::MAX)) {
+                let (k, v) = item?;
+                use std::io::Write;
+                writeln!(out, "{}\t{}", print::show(&k, *hex), print::show(&v, *hex)).map_err(
+                    |e| Failure {
+                        code: 1,
+                        message: e.to_string(),
+                    },
+                )?;
+            }
+            drop(out);
+            db.close()?;
+        }
+        Command::Bench(args) => bench::run(args, cli.db.as_deref(), options(cli)?)?,
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(f) => {
+            eprintln!("stratakv: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}

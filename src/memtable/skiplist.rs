@@ -35,7 +35,7 @@ struct Node {
 
 const NODE_HEADER_BYTES: usize = size_of::<Node>();
 const PTR_BYTES: usize = size_of::<AtomicPtr<Node>>();
-const _: () = assert!(NODE_HEADER_BYTES % 8 == 0);
+const _: () = assert!(NODE_HEADER_BYTES.is_multiple_of(8));
 
 impl Node {
     /// # Safety

@@ -112,7 +112,7 @@ pub struct Filter {
 impl Filter {
     /// Wraps filter bytes; `None` when their shape is wrong.
     pub fn new(data: bytes::Bytes) -> Option<Filter> {
-        if data.len() < LINE_BYTES + 2 || (data.len() - 2) % LINE_BYTES != 0 {
+        if data.len() < LINE_BYTES + 2 || !(data.len() - 2).is_multiple_of(LINE_BYTES) {
             return None;
         }
         let lines = (data.len() - 2) / LINE_BYTES;

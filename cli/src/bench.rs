@@ -1,0 +1,405 @@
+//! `stratakv bench`: db_bench-style workloads with a progress bar and a results table.
+//!
+//! Workloads: `fillseq` and `fillrandom` (each into a fresh database), `overwrite`,
+//! `readrandom`, `readmissing` and `readseq` (on the database the last fill made; a
+//! `fillseq` is run untimed first when there is none).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use stratakv::{Db, Options, WriteOptions};
+
+use crate::hist::Histogram;
+use crate::Failure;
+
+/// Arguments of `stratakv bench`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Number of keys.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub num: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    pub value_size: usize,
+    /// Bytes per key (zero-padded decimal numbers).
+    #[arg(long, default_value_t = 16)]
+    pub key_size: usize,
+    /// Threads sharing each workload's operations.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Fsync every write (`WriteOptions { sync: true }`).
+    #[arg(long)]
+    pub sync: bool,
+    /// Comma-separated workloads to run, in order.
+    #[arg(long, default_value = "fillseq,fillrandom,readrandom,readseq")]
+    pub workloads: String,
+    /// Options preset: default, low-memory or high-performance (before --config).
+    #[arg(long, default_value = "default")]
+    pub preset: String,
+    /// Seed for key order and values.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+struct Row {
+    name: String,
+    ops: u64,
+    secs: f64,
+    bytes: u64,
+    hist: Histogram,
+    note: String,
+}
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Values: half random bytes, half repeated, so they compress about 2x (as db_bench's).
+fn value_pool(seed: u64) -> Vec<u8> {
+    let mut s = seed;
+    let mut pool = Vec::with_capacity(1 << 20);
+    while pool.len() < 1 << 20 {
+        let r = splitmix(&mut s).to_le_bytes();
+        pool.extend_from_slice(&r);
+        pool.extend_from_slice(&[r[0]; 8]);
+    }
+    pool
+}
+
+struct Ctx {
+    args: BenchArgs,
+    base: Options,
+    root: PathBuf,
+    pool: Arc<Vec<u8>>,
+    db: Option<Db>,
+    order: Option<Arc<Vec<u64>>>,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Ctx {
+    fn key(&self, i: u64) -> Vec<u8> {
+        format!("{:0width$}", i, width = self.args.key_size).into_bytes()
+    }
+
+    fn fresh_db(&mut self, name: &str) -> Result<Db, Failure> {
+        if let Some(db) = self.db.take() {
+            db.close()?;
+        }
+        let dir = self.root.join(format!("bench-{name}"));
+        if dir.exists() {
+            if self._temp.is_some() {
+                std::fs::remove_dir_all(&dir).map_err(|e| crate::usage(e.to_string()))?;
+            } else {
+                return Err(crate::usage(format!(
+                    "{} exists; remove it or pick another --db",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(Db::open_with(&dir, self.base.clone())?)
+    }
+
+    fn random_order(&mut self) -> Arc<Vec<u64>> {
+        if let Some(o) = &self.order {
+            return o.clone();
+        }
+        let mut v: Vec<u64> = (0..self.args.num).collect();
+        let mut s = self.args.seed;
+        for i in (1..v.len()).rev() {
+            let j = (splitmix(&mut s) % (i as u64 + 1)) as usize;
+            v.swap(i, j);
+        }
+        let v = Arc::new(v);
+        self.order = Some(v.clone());
+        v
+    }
+}
+
+fn progress(name: &str, total: u64) -> ProgressBar {
+    let pb = ProgressBar::new(total);
+    pb.set_style(
+        ProgressStyle::with_template("{prefix:>12} [{bar:40}] {pos}/{len} {per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    pb.set_prefix(name.to_string());
+    pb
+}
+
+/// Runs `op(i)` for i in 0..n across threads, timing each call.
+fn timed<F>(name: &str, n: u64, threads: usize, op: F) -> Result<(f64, Histogram), Failure>
+where
+    F: Fn(u64) -> stratakv::Result<()> + Send + Sync,
+{
+    let pb = progress(name, n);
+    let start = Instant::now();
+    let op = &op;
+    let pb_ref = &pb;
+    let results: Vec<Result<Histogram, stratakv::Error>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads as u64)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut h = Histogram::default();
+                    let mut i = t;
+                    let mut since = 0;
+                    while i < n {
+                        let t0 = Instant::now();
+                        op(i)?;
+                        h.record(t0.elapsed().as_nanos() as u64);
+                        i += threads as u64;
+                        since += 1;
+                        if since == 1024 {
+                            pb_ref.inc(since);
+                            since = 0;
+                        }
+                    }
+                    pb_ref.inc(since);
+                    Ok(h)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or(Err(stratakv::Error::Closed)))
+            .collect()
+    });
+    let secs = start.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    let mut all = Histogram::default();
+    for r in results {
+        all.merge(&r?);
+    }
+    Ok((secs, all))
+}
+
+fn fill(ctx: &mut Ctx, name: &str, random: bool, fresh: bool) -> Result<Row, Failure> {
+    let db = if fresh || ctx.db.is_none() {
+        ctx.fresh_db(name)?
+    } else {
+        ctx.db.take().ok_or_else(|| crate::usage("no database"))?
+    };
+    let order = random.then(|| ctx.random_order());
+    let n = ctx.args.num;
+    let (vs, pool) = (ctx.args.value_size, ctx.pool.clone());
+    let wo = WriteOptions {
+        sync: ctx.args.sync,
+    };
+    let before = db.stats();
+    let keyf = |i: u64| ctx.key(i);
+    let (secs, hist) = timed(name, n, ctx.args.threads, |i| {
+        let k = match &order {
+            Some(o) => o[i as usize],
+            None => i,
+        };
+        let off = (k as usize * 97) % (pool.len() - vs.min(pool.len()));
+        db.put_with(keyf(k), &pool[off..off + vs], wo)
+    })?;
+    let s = db.stats();
+    let user = s.user_bytes_written - before.user_bytes_written;
+    let disk = s.disk_bytes_written - before.disk_bytes_written;
+    let note = format!(
+        "write-amp {:.2}, {} groups, {} stalls",
+        disk as f64 / user.max(1) as f64,
+        s.write_groups - before.write_groups,
+        s.write_stalls - before.write_stalls
+    );
+    ctx.db = Some(db);
+    Ok(Row {
+        name: name.into(),
+        ops: n,
+        secs,
+        bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
+        hist,
+        note,
+    })
+}
+
+fn ensure_db(ctx: &mut Ctx) -> Result<(), Failure> {
+    if ctx.db.is_none() {
+        eprintln!("(no database yet: running an untimed fillseq first)");
+        fill(ctx, "fillseq", false, true)?;
+    }
+    Ok(())
+}
+
+fn read_random(ctx: &mut Ctx, name: &str, missing: bool) -> Result<Row, Failure> {
+    ensure_db(ctx)?;
+    let db = ctx.db.clone().ok_or_else(|| crate::usage("no database"))?;
+    let n = ctx.args.num;
+    let mut s = ctx.args.seed ^ 0xABCD;
+    let keys: Vec<u64> = (0..n).map(|_| splitmix(&mut s) % n).collect();
+    let found = std::sync::atomic::AtomicU64::new(0);
+    let keyf = |i: u64| ctx.key(i);
+    let (secs, hist) = timed(name, n, ctx.args.threads, |i| {
+        let mut k = keyf(keys[i as usize]);
+        if missing {
+            k.push(b'.');
+        }
+        if db.get(&k)?.is_some() {
+            found.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    })?;
+    Ok(Row {
+        name: name.into(),
+        ops: n,
+        secs,
+        bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
+        hist,
+        note: format!("{} of {} found", found.into_inner(), n),
+    })
+}
+
+fn read_seq(ctx: &mut Ctx) -> Result<Row, Failure> {
+    ensure_db(ctx)?;
+    let db = ctx.db.clone().ok_or_else(|| crate::usage("no database"))?;
+    let pb = progress("readseq", ctx.args.num);
+    let mut hist = Histogram::default();
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut bytes = 0u64;
+    let mut it = db.iter();
+    loop {
+        let t0 = Instant::now();
+        let Some(item) = it.next() else { break };
+        let (k, v) = item?;
+        hist.record(t0.elapsed().as_nanos() as u64);
+        n += 1;
+        bytes += (k.len() + v.len()) as u64;
+        if n.is_multiple_of(4096) {
+            pb.set_position(n);
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    pb.finish_and_clear();
+    Ok(Row {
+        name: "readseq".into(),
+        ops: n,
+        secs,
+        bytes,
+        hist,
+        note: String::new(),
+    })
+}
+
+fn preset(name: &str) -> Result<Options, Failure> {
+    match name {
+        "default" => Ok(Options::default()),
+        "low-memory" => Ok(Options::low_memory()),
+        "high-performance" => Ok(Options::high_performance()),
+        other => Err(crate::usage(format!(
+            "unknown preset {other:?} (default, low-memory, high-performance)"
+        ))),
+    }
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1}", Duration::from_nanos(ns).as_secs_f64() * 1e6)
+}
+
+/// Runs the workloads and prints the table.
+pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(), Failure> {
+    if args.threads == 0 || args.num == 0 {
+        return Err(crate::usage("--threads and --num must be at least 1"));
+    }
+    let base = if args.preset == "default" {
+        config
+    } else {
+        preset(&args.preset)?
+    };
+    let (root, temp) = match db_dir {
+        Some(d) => (d.to_path_buf(), None),
+        None => {
+            let t = tempfile::Builder::new()
+                .prefix("stratakv-bench-")
+                .tempdir()
+                .map_err(|e| crate::usage(e.to_string()))?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let mut ctx = Ctx {
+        args: args.clone(),
+        base,
+        root,
+        pool: Arc::new(value_pool(args.seed)),
+        db: None,
+        order: None,
+        _temp: temp,
+    };
+    println!(
+        "stratakv bench: {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {}, preset {}, compression {:?}, bloom {} bits/key",
+        args.num,
+        args.key_size,
+        args.value_size,
+        args.threads,
+        args.sync,
+        args.preset,
+        ctx.base.compression,
+        ctx.base.bloom_bits_per_key
+    );
+    println!("directory: {}", ctx.root.display());
+    let mut rows = Vec::new();
+    for w in args
+        .workloads
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+    {
+        let row = match w {
+            "fillseq" => fill(&mut ctx, w, false, true)?,
+            "fillrandom" => fill(&mut ctx, w, true, true)?,
+            "overwrite" => fill(&mut ctx, w, true, false)?,
+            "readrandom" => read_random(&mut ctx, w, false)?,
+            "readmissing" => read_random(&mut ctx, w, true)?,
+            "readseq" => read_seq(&mut ctx)?,
+            other => {
+                return Err(crate::usage(format!(
+                    "unknown workload {other:?} (fillseq, fillrandom, overwrite, readrandom, readmissing, readseq)"
+                )))
+            }
+        };
+        eprintln!(
+            "{:>12} done: {:.0} ops/s",
+            row.name,
+            row.ops as f64 / row.secs
+        );
+        rows.push(row);
+    }
+    println!(
+        "\n{:<12} {:>10} {:>8} {:>12} {:>8} {:>9} {:>9} {:>10}  notes",
+        "workload", "ops", "secs", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us"
+    );
+    for r in &rows {
+        println!(
+            "{:<12} {:>10} {:>8.2} {:>12.0} {:>8.1} {:>9} {:>9} {:>10}  {}",
+            r.name,
+            r.ops,
+            r.secs,
+            r.ops as f64 / r.secs,
+            r.bytes as f64 / r.secs / 1e6,
+            us(r.hist.quantile(0.50)),
+            us(r.hist.quantile(0.99)),
+            us(r.hist.quantile(0.999)),
+            r.note
+        );
+    }
+    if let Some(db) = ctx.db.take() {
+        let s = db.stats();
+        println!(
+            "\nfinal: {} L0 tables, {} flushes, write amplification {:.2}, bloom {} checks / {} useful",
+            s.levels.first().map_or(0, |l| l.tables),
+            s.flushes,
+            s.write_amplification,
+            s.bloom_checks,
+            s.bloom_useful
+        );
+        db.close()?;
+    }
+    Ok(())
+}
