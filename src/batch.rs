@@ -154,7 +154,18 @@ impl WriteBatch {
     }
 }
 
+/// The header of a group of batches joined under one sequence number; the group's encoding
+/// is this header followed by each batch's `records()`.
+pub(crate) fn group_header(batches: &[&WriteBatch], first_seq: u64) -> ([u8; HEADER_BYTES], u32) {
+    let count: u32 = batches.iter().map(|b| b.count).sum();
+    let mut h = [0u8; HEADER_BYTES];
+    h[..8].copy_from_slice(&first_seq.to_le_bytes());
+    h[8..].copy_from_slice(&count.to_le_bytes());
+    (h, count)
+}
+
 /// Builds the encoded form of one or more batches joined under one sequence number.
+#[cfg(test)]
 pub(crate) fn encode_group(batches: &[&WriteBatch], first_seq: u64) -> (Vec<u8>, u32) {
     let len: usize = HEADER_BYTES + batches.iter().map(|b| b.records().len()).sum::<usize>();
     let count: u32 = batches.iter().map(|b| b.count).sum();

@@ -82,10 +82,42 @@ pub fn trailer(ikey: &[u8]) -> u64 {
     u64::from_le_bytes(t)
 }
 
+#[inline(always)]
+fn load_be(s: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&s[..8]);
+    u64::from_be_bytes(b)
+}
+
+/// Bytewise comparison, inlined 8 bytes at a time: short keys (the common case) skip the
+/// call into `memcmp`, which dominated memtable inserts in profiles.
+#[inline]
+pub fn cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
+    let n = a.len().min(b.len());
+    if n > 64 {
+        return a.cmp(b);
+    }
+    let mut i = 0;
+    while i + 8 <= n {
+        let (x, y) = (load_be(&a[i..]), load_be(&b[i..]));
+        if x != y {
+            return x.cmp(&y);
+        }
+        i += 8;
+    }
+    while i < n {
+        if a[i] != b[i] {
+            return a[i].cmp(&b[i]);
+        }
+        i += 1;
+    }
+    a.len().cmp(&b.len())
+}
+
 /// Compares two internal keys: user key ascending, then trailer descending.
 #[inline]
 pub fn compare_internal(a: &[u8], b: &[u8]) -> Ordering {
-    match user_key(a).cmp(user_key(b)) {
+    match cmp_bytes(user_key(a), user_key(b)) {
         Ordering::Equal => trailer(b).cmp(&trailer(a)),
         o => o,
     }
@@ -106,5 +138,26 @@ mod tests {
         assert_eq!((uk, seq, kind), (&b"a"[..], 2, Kind::Put));
         assert!(parse_internal_key(&[1, 2]).is_none());
         assert!(parse_internal_key(&make_internal_key(b"x", 1, 9)).is_none());
+    }
+
+    #[test]
+    fn cmp_bytes_matches_slice_ordering() {
+        let samples: Vec<Vec<u8>> = vec![
+            vec![],
+            b"a".to_vec(),
+            b"ab".to_vec(),
+            b"abcdefgh".to_vec(),
+            b"abcdefghi".to_vec(),
+            b"abcdefgi".to_vec(),
+            vec![0xff; 9],
+            vec![0; 16],
+            vec![b'x'; 70],
+            [vec![b'x'; 69], vec![b'y']].concat(),
+        ];
+        for a in &samples {
+            for b in &samples {
+                assert_eq!(cmp_bytes(a, b), a.cmp(b), "{a:?} vs {b:?}");
+            }
+        }
     }
 }

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::{lock, Engine, State};
-use crate::batch::{encode_group, WriteBatch};
+use crate::batch::{group_header, WriteBatch};
 use crate::coding::Reader;
 use crate::error::{Error, Result};
 use crate::filename::wal_path;
@@ -23,7 +23,7 @@ use crate::limits::{GROUP_COMMIT_MAX_BYTES, SEQNO_MAX};
 use crate::memtable::Memtable;
 use crate::options::SyncMode;
 use crate::stats::Counters;
-use crate::wal::format::{LogKind, RecordType};
+use crate::wal::format::{LogKind, RecordType, RECORD_HEADER_BYTES};
 use crate::wal::LogWriter;
 
 /// What a queued writer asks for.
@@ -131,7 +131,11 @@ impl Engine {
                 *lock(&s.result) = Some(r);
             }
         }
-        self.queue_cv.notify_all();
+        // Wake followers for their results and the next leader; skip the futex wake (a
+        // syscall) when nobody waits.
+        if group.len() > 1 || !q.is_empty() {
+            self.queue_cv.notify_all();
+        }
         result
     }
 
@@ -147,7 +151,10 @@ impl Engine {
         let bytes: usize = batches.iter().map(|b| b.encoded_len()).sum();
         let mem = self.make_room(bytes, false)?;
         let first = self.last_seq.load(Ordering::Relaxed) + 1;
-        let (rep, count) = encode_group(&batches, first);
+        let (header, count) = group_header(&batches, first);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 1);
+        parts.push(&header);
+        parts.extend(batches.iter().map(|b| b.records()));
         let last = first + u64::from(count) - 1;
         if last > SEQNO_MAX {
             let e = Error::invalid("sequence numbers are exhausted");
@@ -157,14 +164,16 @@ impl Engine {
         {
             let mut wal = lock(&self.wal);
             let w = wal.as_mut().ok_or(Error::Closed)?;
-            let r = w.add_record(RecordType::WalBatch, &rep).and_then(|()| {
-                if sync {
-                    Counters::add(&self.counters.wal_syncs, 1);
-                    w.sync()
-                } else {
-                    Ok(())
-                }
-            });
+            let r = w
+                .add_record_parts(RecordType::WalBatch, &parts)
+                .and_then(|()| {
+                    if sync {
+                        Counters::add(&self.counters.wal_syncs, 1);
+                        w.sync()
+                    } else {
+                        Ok(())
+                    }
+                });
             if let Err(e) = r {
                 self.set_poison(&e);
                 return Err(e);
@@ -183,7 +192,8 @@ impl Engine {
         let c = &self.counters;
         Counters::add(&c.writes, group.len() as u64);
         Counters::add(&c.write_groups, 1);
-        Counters::add(&c.wal_bytes_written, (rep.len() + 13) as u64);
+        let wal_bytes: usize = parts.iter().map(|p| p.len()).sum::<usize>() + RECORD_HEADER_BYTES;
+        Counters::add(&c.wal_bytes_written, wal_bytes as u64);
         let payload: usize = batches.iter().map(|b| b.payload_bytes()).sum();
         Counters::add(&c.user_bytes_written, payload as u64);
         Ok(())

@@ -248,13 +248,20 @@ impl SkipList {
     fn find_splice(&self, key: &[u8], prev: &mut [*mut Node; SKIPLIST_HEIGHT_MAX], h: usize) {
         let mut x = self.head;
         let mut level = h - 1;
+        // The node last found to be >= key: meeting it again on a lower level needs no
+        // second comparison.
+        let mut known_ge: *mut Node = ptr::null_mut();
         loop {
             // SAFETY: x is head or a published node of height > level.
             let next = unsafe { Node::next_slot(x, level).load(Ordering::Acquire) };
-            // SAFETY: a non-null next pointer is a published, initialized node.
-            if !next.is_null() && (self.cmp)(unsafe { Node::key(next) }, key) == CmpOrdering::Less {
+            let before = !next.is_null()
+                && next != known_ge
+                // SAFETY: a non-null next pointer is a published, initialized node.
+                && (self.cmp)(unsafe { Node::key(next) }, key) == CmpOrdering::Less;
+            if before {
                 x = next;
             } else {
+                known_ge = next;
                 prev[level] = x;
                 if level == 0 {
                     return;
@@ -268,15 +275,20 @@ impl SkipList {
     fn find_ge(&self, key: &[u8]) -> *mut Node {
         let mut x = self.head;
         let mut level = self.height.load(Ordering::Relaxed) - 1;
+        let mut known_ge: *mut Node = ptr::null_mut();
         loop {
             // SAFETY: x is head or a published node of height > level.
             let next = unsafe { Node::next_slot(x, level).load(Ordering::Acquire) };
-            // SAFETY: a non-null next pointer is a published, initialized node.
-            if !next.is_null() && (self.cmp)(unsafe { Node::key(next) }, key) == CmpOrdering::Less {
+            let before = !next.is_null()
+                && next != known_ge
+                // SAFETY: a non-null next pointer is a published, initialized node.
+                && (self.cmp)(unsafe { Node::key(next) }, key) == CmpOrdering::Less;
+            if before {
                 x = next;
             } else if level == 0 {
                 return next;
             } else {
+                known_ge = next;
                 level -= 1;
             }
         }

@@ -71,10 +71,17 @@ pub enum LogKind {
 
 /// Builds a record header for `payload`.
 pub fn record_header(ty: RecordType, payload: &[u8]) -> [u8; RECORD_HEADER_BYTES] {
+    record_header_parts(ty, &[payload])
+}
+
+/// Builds a record header for a payload given as consecutive parts.
+pub fn record_header_parts(ty: RecordType, parts: &[&[u8]]) -> [u8; RECORD_HEADER_BYTES] {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let crc = parts.iter().fold(0, |c, p| crc32c::crc32c_append(c, p));
     let mut h = [0u8; RECORD_HEADER_BYTES];
-    h[4..8].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    h[4..8].copy_from_slice(&(len as u32).to_le_bytes());
     h[8] = ty as u8;
-    h[9..13].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    h[9..13].copy_from_slice(&crc.to_le_bytes());
     let crc = crc32c::crc32c(&h[4..13]);
     h[..4].copy_from_slice(&crc.to_le_bytes());
     h

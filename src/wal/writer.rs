@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::format::{file_header_payload, record_header, LogKind, RecordType};
+use super::format::{file_header_payload, record_header_parts, LogKind, RecordType};
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, WritableFile};
 
@@ -62,14 +62,24 @@ impl LogWriter {
     ///
     /// An I/O error; the caller must stop writing (fail-stop).
     pub fn add_record(&mut self, ty: RecordType, payload: &[u8]) -> Result<()> {
-        let h = record_header(ty, payload);
-        let r = self
-            .file
-            .append(&h)
-            .and_then(|()| self.file.append(payload))
-            .and_then(|()| self.file.flush());
+        self.add_record_parts(ty, &[payload])
+    }
+
+    /// Appends one record whose payload is `parts` concatenated, without copying them
+    /// together first.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the caller must stop writing (fail-stop).
+    pub fn add_record_parts(&mut self, ty: RecordType, parts: &[&[u8]]) -> Result<()> {
+        let h = record_header_parts(ty, parts);
         self.unsynced = true;
-        r.map_err(|e| Error::io("writing", &self.path, e))
+        let mut r = self.file.append(&h);
+        for p in parts {
+            r = r.and_then(|()| self.file.append(p));
+        }
+        r.and_then(|()| self.file.flush())
+            .map_err(|e| Error::io("writing", &self.path, e))
     }
 
     /// Makes every record durable, and the file's directory entry on the first call.
