@@ -18,6 +18,7 @@ pub fn put_varint32(buf: &mut Vec<u8>, v: u32) {
 }
 
 /// Decodes a varint from the front of `src`, returning it and the bytes consumed.
+#[inline]
 pub fn get_varint64(src: &[u8]) -> Option<(u64, usize)> {
     let mut v: u64 = 0;
     for (i, &b) in src.iter().enumerate().take(10) {
@@ -34,6 +35,7 @@ pub fn get_varint64(src: &[u8]) -> Option<(u64, usize)> {
 }
 
 /// Decodes a varint that must fit in 32 bits.
+#[inline]
 pub fn get_varint32(src: &[u8]) -> Option<(u32, usize)> {
     let (v, n) = get_varint64(src)?;
     u32::try_from(v).ok().map(|v| (v, n))

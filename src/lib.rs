@@ -40,6 +40,7 @@
 #![warn(clippy::unwrap_used)]
 
 pub mod batch;
+pub mod cache;
 pub mod coding;
 mod db;
 mod engine;

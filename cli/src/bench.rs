@@ -392,12 +392,14 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
     if let Some(db) = ctx.db.take() {
         let s = db.stats();
         println!(
-            "\nfinal: {} L0 tables, {} flushes, write amplification {:.2}, bloom {} checks / {} useful",
+            "\nfinal: {} L0 tables, {} flushes, write amplification {:.2}, bloom {} checks / {} useful, block cache {} hits / {} misses",
             s.levels.first().map_or(0, |l| l.tables),
             s.flushes,
             s.write_amplification,
             s.bloom_checks,
-            s.bloom_useful
+            s.bloom_useful,
+            s.block_cache_hits,
+            s.block_cache_misses
         );
         db.close()?;
     }

@@ -95,6 +95,7 @@ pub(crate) struct Engine {
     pub closed: AtomicBool,
     pub counters: Counters,
     pub recovery: RecoveryStats,
+    pub block_cache: Option<Arc<crate::cache::BlockCache>>,
     /// Live snapshots: sequence number -> count.
     pub snapshots: Mutex<BTreeMap<u64, usize>>,
 }
@@ -230,6 +231,9 @@ impl Engine {
             memtable_bytes: sv.mem.approximate_bytes() as u64,
             memtable_entries: sv.mem.len() as u64,
             immutable_memtables: sv.imms.len() as u64,
+            block_cache_hits: self.block_cache.as_ref().map_or(0, |b| b.hits()),
+            block_cache_misses: self.block_cache.as_ref().map_or(0, |b| b.misses()),
+            block_cache_bytes: self.block_cache.as_ref().map_or(0, |b| b.bytes()),
             bloom_checks: Counters::get(&c.bloom_checks),
             bloom_useful: Counters::get(&c.bloom_negatives),
             wal_bytes,

@@ -16,12 +16,14 @@ use arc_swap::ArcSwap;
 use super::flush::write_table;
 use super::{Engine, State, SuperVersion};
 use crate::batch::decode_batch;
+use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::filename::{current_path, lock_path, parse_file_name, wal_path, FileKind};
 use crate::fs::FileLock;
-use crate::manifest::{TableOpenOptions, VersionSet};
+use crate::manifest::VersionSet;
 use crate::memtable::Memtable;
 use crate::options::Options;
+use crate::sstable::TableOpenOptions;
 use crate::stats::{Counters, RecoveryStats};
 use crate::wal::format::{LogKind, RecordType};
 use crate::wal::{read_log, LogWriter};
@@ -50,9 +52,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
 
     let names = fs.list_dir(dir).map_err(|e| Error::io("listing", dir, e))?;
     let kinds: Vec<FileKind> = names.iter().filter_map(|n| parse_file_name(n)).collect();
+    let block_cache =
+        (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
     let table_opts = TableOpenOptions {
         mmap: opts.mmap_reads,
         verify: opts.verify_checksums,
+        cache: block_cache.clone(),
     };
     let has_current = kinds.contains(&FileKind::Current);
     let mut versions = if has_current {
@@ -62,7 +67,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
                 dir.display()
             )));
         }
-        VersionSet::recover(dir, fs.clone(), opts.max_levels, table_opts)?
+        VersionSet::recover(dir, fs.clone(), opts.max_levels, table_opts.clone())?
     } else {
         let data_files = kinds.iter().any(|k| {
             matches!(
@@ -221,6 +226,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         closed: AtomicBool::new(false),
         counters: Counters::default(),
         recovery: rec,
+        block_cache,
         snapshots: Mutex::new(BTreeMap::new()),
         opts,
     };

@@ -18,20 +18,11 @@ use crate::filename::{current_path, current_tmp_path, manifest_name, manifest_pa
 use crate::fs::FileSystem;
 use crate::key::compare_internal;
 use crate::limits::MANIFEST_ROLLOVER_BYTES;
-use crate::sstable::Table;
+use crate::sstable::{Table, TableOpenOptions};
 use crate::wal::format::{LogKind, RecordType};
 use crate::wal::{read_log, LogWriter};
 pub use edit::{NewFile, VersionEdit};
 pub use version::{FileMeta, Version};
-
-/// How tables are opened.
-#[derive(Debug, Clone, Copy)]
-pub struct TableOpenOptions {
-    /// Use mmap reads.
-    pub mmap: bool,
-    /// Verify block checksums on reads.
-    pub verify: bool,
-}
 
 /// The live version and the manifest it is recorded in.
 pub struct VersionSet {
@@ -205,13 +196,7 @@ impl VersionSet {
     /// As [`Table::open`].
     pub fn open_table(&self, f: &NewFile) -> Result<Arc<FileMeta>> {
         let path = table_path(&self.dir, f.number);
-        let table = Table::open(
-            &*self.fs,
-            &path,
-            Some(f.size),
-            self.table_opts.mmap,
-            self.table_opts.verify,
-        )?;
+        let table = Table::open(&*self.fs, &path, f.number, Some(f.size), &self.table_opts)?;
         Ok(Arc::new(FileMeta {
             number: f.number,
             level: f.level,

@@ -7,8 +7,9 @@ pub mod block;
 pub mod builder;
 pub mod filter;
 pub mod format;
+pub mod index;
 pub mod props;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableInfo, TableOptions};
-pub use reader::{Lookup, Table, TableIter};
+pub use reader::{Lookup, Table, TableIter, TableOpenOptions};

@@ -8,19 +8,34 @@ use bytes::Bytes;
 use super::block::{Block, BlockIter};
 use super::filter::Filter;
 use super::format::{read_block, BlockHandle, Footer, FOOTER_BYTES};
+use super::index::Index;
 use super::props::TableProperties;
+use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, RandomAccessFile};
 use crate::iter::InternalIterator;
 use crate::key::{compare_internal, parse_internal_key, user_key, Kind};
+
+/// How tables are opened and read.
+#[derive(Debug, Clone, Default)]
+pub struct TableOpenOptions {
+    /// Read through `mmap` instead of `pread`.
+    pub mmap: bool,
+    /// Verify data block checksums on every read (index, filter and properties always are).
+    pub verify: bool,
+    /// The shared block cache, if any.
+    pub cache: Option<Arc<BlockCache>>,
+}
 
 /// An open table: the file, its index and filter held in memory.
 #[derive(Debug)]
 pub struct Table {
     file: Arc<dyn RandomAccessFile>,
     path: Arc<Path>,
+    id: u64,
+    cache: Option<Arc<BlockCache>>,
     size: u64,
-    index: Block,
+    index: Index,
     filter: Option<Filter>,
     props: TableProperties,
     verify: bool,
@@ -38,7 +53,8 @@ pub enum Lookup {
 }
 
 impl Table {
-    /// Opens the table at `path`; `expected_size` (from the manifest) must match.
+    /// Opens the table at `path` with file number `id`; `expected_size` (from the manifest)
+    /// must match.
     ///
     /// # Errors
     ///
@@ -47,11 +63,11 @@ impl Table {
     pub fn open(
         fs: &dyn FileSystem,
         path: &Path,
+        id: u64,
         expected_size: Option<u64>,
-        mmap: bool,
-        verify: bool,
+        opts: &TableOpenOptions,
     ) -> Result<Table> {
-        let file = fs.open(path, mmap).map_err(|e| {
+        let file = fs.open(path, opts.mmap).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::corruption(path, 0, "table file is missing")
             } else {
@@ -76,7 +92,8 @@ impl Table {
             .map_err(|e| Error::io("reading", path, e))?;
         let footer = Footer::decode(path, &fbytes, size)?;
         let index_bytes = read_block(&*file, path, footer.index, true)?;
-        let index = Block::new(index_bytes, path, footer.index.offset)?;
+        let index_block = Block::new(index_bytes, path, footer.index.offset)?;
+        let index = Index::parse(&index_block, path, footer.index.offset)?;
         let props_bytes = read_block(&*file, path, footer.properties, true)?;
         let props = TableProperties::decode(&props_bytes).ok_or_else(|| {
             Error::corruption(path, footer.properties.offset, "malformed properties")
@@ -93,11 +110,13 @@ impl Table {
         Ok(Table {
             file,
             path: Arc::from(path),
+            id,
+            cache: opts.cache.clone(),
             size,
             index,
             filter,
             props,
-            verify,
+            verify: opts.verify,
         })
     }
 
@@ -128,14 +147,17 @@ impl Table {
         self.filter.is_some()
     }
 
-    pub(crate) fn read_data_block(&self, h: BlockHandle, verify: bool) -> Result<Block> {
-        let b = read_block(&*self.file, &self.path, h, verify)?;
-        Block::new(b, &self.path, h.offset)
-    }
-
-    fn decode_handle(&self, v: &[u8]) -> Result<BlockHandle> {
-        BlockHandle::decode_varint(v)
-            .ok_or_else(|| Error::corruption(&*self.path, 0, "malformed index entry"))
+    /// Reads a data block through the cache; `verify_uncached` reads the file and checks
+    /// the checksum whatever the options say, bypassing the cache (for `verify()`).
+    pub(crate) fn read_data_block(&self, h: BlockHandle, verify_uncached: bool) -> Result<Block> {
+        let load = || {
+            let b = read_block(&*self.file, &self.path, h, self.verify || verify_uncached)?;
+            Block::new(b, &self.path, h.offset)
+        };
+        match (&self.cache, verify_uncached) {
+            (Some(c), false) => c.get_or_load(self.id, h.offset, load),
+            _ => load(),
+        }
     }
 
     /// Looks up the newest entry of `lookup`'s user key with a sequence number at most
@@ -145,13 +167,12 @@ impl Table {
     ///
     /// I/O or corruption while reading blocks.
     pub fn get(&self, lookup: &[u8]) -> Result<Lookup> {
-        let mut idx = self.index.iter(compare_internal, self.path.clone(), 0);
-        idx.seek(lookup)?;
-        if !idx.valid() {
+        let i = self.index.seek(lookup);
+        if i == self.index.len() {
             return Ok(Lookup::Absent);
         }
-        let h = self.decode_handle(idx.value())?;
-        let block = self.read_data_block(h, self.verify)?;
+        let h = self.index.handle(i);
+        let block = self.read_data_block(h, false)?;
         let mut it = block.iter(compare_internal, self.path.clone(), h.offset);
         it.seek(lookup)?;
         if !it.valid() {
@@ -174,30 +195,23 @@ impl Table {
     ///
     /// Corruption in the index.
     pub fn data_block_handles(&self) -> Result<Vec<BlockHandle>> {
-        let mut idx = self.index.iter(compare_internal, self.path.clone(), 0);
-        idx.seek_to_first()?;
-        let mut out = Vec::new();
-        while idx.valid() {
-            out.push(self.decode_handle(idx.value())?);
-            idx.next()?;
-        }
-        Ok(out)
+        Ok(self.index.handles().to_vec())
     }
 
     /// An iterator over every entry; it keeps the table open.
     pub fn iter(self: &Arc<Self>) -> TableIter {
         TableIter {
-            index: self.index.iter(compare_internal, self.path.clone(), 0),
+            pos: None,
             data: None,
             table: self.clone(),
-            verify: self.verify,
+            verify_uncached: false,
         }
     }
 
     /// An iterator that always verifies checksums (for `verify()`).
     pub fn iter_verified(self: &Arc<Self>) -> TableIter {
         let mut it = self.iter();
-        it.verify = true;
+        it.verify_uncached = true;
         it
     }
 }
@@ -206,20 +220,21 @@ impl Table {
 #[derive(Debug)]
 pub struct TableIter {
     table: Arc<Table>,
-    index: BlockIter,
+    /// The current block's position in the index.
+    pos: Option<usize>,
     data: Option<BlockIter>,
-    verify: bool,
+    verify_uncached: bool,
 }
 
 impl TableIter {
-    fn load_block(&mut self) -> Result<()> {
-        if !self.index.valid() {
-            self.data = None;
-            return Ok(());
+    fn load_block(&mut self, pos: Option<usize>) -> Result<()> {
+        self.pos = pos;
+        self.data = None;
+        if let Some(i) = pos {
+            let h = self.table.index.handle(i);
+            let block = self.table.read_data_block(h, self.verify_uncached)?;
+            self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
         }
-        let h = self.table.decode_handle(self.index.value())?;
-        let block = self.table.read_data_block(h, self.verify)?;
-        self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
         Ok(())
     }
 
@@ -229,14 +244,14 @@ impl TableIter {
 
     fn skip_forward(&mut self) -> Result<()> {
         while !self.data_valid() {
-            if !self.index.valid() {
-                self.data = None;
-                return Ok(());
-            }
-            self.index.next()?;
-            self.load_block()?;
-            if let Some(d) = &mut self.data {
-                d.seek_to_first()?;
+            let next = self
+                .pos
+                .map(|p| p + 1)
+                .filter(|&p| p < self.table.index.len());
+            self.load_block(next)?;
+            match &mut self.data {
+                Some(d) => d.seek_to_first()?,
+                None => return Ok(()),
             }
         }
         Ok(())
@@ -244,14 +259,11 @@ impl TableIter {
 
     fn skip_backward(&mut self) -> Result<()> {
         while !self.data_valid() {
-            if !self.index.valid() {
-                self.data = None;
-                return Ok(());
-            }
-            self.index.prev()?;
-            self.load_block()?;
-            if let Some(d) = &mut self.data {
-                d.seek_to_last()?;
+            let prev = self.pos.and_then(|p| p.checked_sub(1));
+            self.load_block(prev)?;
+            match &mut self.data {
+                Some(d) => d.seek_to_last()?,
+                None => return Ok(()),
             }
         }
         Ok(())
@@ -276,35 +288,33 @@ impl InternalIterator for TableIter {
         self.data().value_bytes()
     }
     fn seek_to_first(&mut self) -> Result<()> {
-        self.index.seek_to_first()?;
-        self.load_block()?;
+        self.load_block(Some(0))?;
         if let Some(d) = &mut self.data {
             d.seek_to_first()?;
         }
         self.skip_forward()
     }
     fn seek_to_last(&mut self) -> Result<()> {
-        self.index.seek_to_last()?;
-        self.load_block()?;
+        self.load_block(self.table.index.len().checked_sub(1))?;
         if let Some(d) = &mut self.data {
             d.seek_to_last()?;
         }
         self.skip_backward()
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        self.index.seek(target)?;
-        self.load_block()?;
+        let i = self.table.index.seek(target);
+        self.load_block((i < self.table.index.len()).then_some(i))?;
         if let Some(d) = &mut self.data {
             d.seek(target)?;
         }
         self.skip_forward()
     }
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
-        self.index.seek(target)?;
-        if !self.index.valid() {
+        let i = self.table.index.seek(target);
+        if i == self.table.index.len() {
             return self.seek_to_last();
         }
-        self.load_block()?;
+        self.load_block(Some(i))?;
         if let Some(d) = &mut self.data {
             d.seek_for_prev(target)?;
         }
