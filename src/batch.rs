@@ -50,6 +50,17 @@ impl WriteBatch {
         }
     }
 
+    /// An empty batch with room for `bytes` of keys and values without reallocating.
+    pub fn with_capacity(bytes: usize) -> Self {
+        let mut rep = Vec::with_capacity(HEADER_BYTES + bytes);
+        rep.resize(HEADER_BYTES, 0);
+        WriteBatch {
+            rep,
+            count: 0,
+            error: None,
+        }
+    }
+
     /// Adds a put of `value` at `key`.
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         let (key, value) = (key.as_ref(), value.as_ref());

@@ -184,7 +184,9 @@ impl Db {
         value: impl AsRef<[u8]>,
         opts: WriteOptions,
     ) -> Result<()> {
-        let mut b = WriteBatch::new();
+        let (key, value) = (key.as_ref(), value.as_ref());
+        // Exact size: kind byte, two varints of at most 5 bytes, key and value.
+        let mut b = WriteBatch::with_capacity(11 + key.len() + value.len());
         b.put(key, value);
         self.write_with(b, opts)
     }

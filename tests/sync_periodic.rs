@@ -18,7 +18,11 @@ fn opts(fs: &MemFs, mode: SyncMode) -> Options {
 #[test]
 fn periodic_sync_makes_writes_durable_without_asking() {
     let fs = MemFs::new();
-    let db = Db::open_with("/p", opts(&fs, SyncMode::Periodic(Duration::from_millis(10)))).unwrap();
+    let db = Db::open_with(
+        "/p",
+        opts(&fs, SyncMode::Periodic(Duration::from_millis(10))),
+    )
+    .unwrap();
     db.put(b"k", b"v").unwrap();
     // Poll the crash image until the background sync has run (bounded wait).
     let start = Instant::now();
@@ -41,7 +45,11 @@ fn never_mode_loses_unsynced_writes_on_power_loss_until_sync() {
     db.put(b"a", b"1").unwrap();
     let crashed = fs.crash_clone();
     let reopened = Db::open_with("/n", opts(&crashed, SyncMode::Never)).unwrap();
-    assert_eq!(reopened.get(b"a").unwrap(), None, "not synced, so lost on power loss");
+    assert_eq!(
+        reopened.get(b"a").unwrap(),
+        None,
+        "not synced, so lost on power loss"
+    );
     db.sync().unwrap();
     let crashed = fs.crash_clone();
     let reopened = Db::open_with("/n", opts(&crashed, SyncMode::Never)).unwrap();
