@@ -162,21 +162,22 @@ impl Engine {
         Counters::add(&self.counters.gets, 1);
         let sv = self.sv.load();
         let lookup = make_internal_key(key, seq, KIND_FOR_SEEK);
+        let hash = key_hash(key);
         let from_mem = |r: Lookup| match r {
             Lookup::Value(v) => Some(Some(v)),
             Lookup::Deleted => Some(None),
             Lookup::Absent => None,
         };
-        if let Some(r) = from_mem(sv.mem.get(&lookup)) {
+        if let Some(r) = from_mem(sv.mem.get(&lookup, hash)) {
             return Ok(r);
         }
         for m in &sv.imms {
-            if let Some(r) = from_mem(m.get(&lookup)) {
+            if let Some(r) = from_mem(m.get(&lookup, hash)) {
                 return Ok(r);
             }
         }
         let mut c = crate::manifest::version::LookupCounters::default();
-        let r = sv.version.get(&lookup, key_hash(key), &mut c);
+        let r = sv.version.get(&lookup, hash, &mut c);
         Counters::add(&self.counters.bloom_checks, c.bloom_checks);
         Counters::add(&self.counters.bloom_negatives, c.bloom_negatives);
         Ok(from_mem(r?).flatten())

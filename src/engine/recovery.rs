@@ -110,7 +110,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     wals.sort_unstable();
     let mut last_seq = versions.last_sequence;
     let mut adds = Vec::new();
-    let mut mem = Arc::new(Memtable::new(0));
+    let mut mem = Arc::new(Memtable::new(0, opts.memtable_size));
     let mut table_bytes = 0u64;
     for (i, &n) in wals.iter().enumerate() {
         let path = wal_path(dir, n);
@@ -148,7 +148,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
                 let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter())?;
                 table_bytes += nf.size;
                 adds.push(versions.open_table(&nf)?);
-                mem = Arc::new(Memtable::new(0));
+                mem = Arc::new(Memtable::new(0, opts.memtable_size));
             }
         }
     }
@@ -196,7 +196,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         new_wal,
     )?;
     wal.sync()?;
-    let mem = Arc::new(Memtable::new(new_wal));
+    let mem = Arc::new(Memtable::new(new_wal, opts.memtable_size));
     let state = State {
         mem: mem.clone(),
         imms: VecDeque::new(),

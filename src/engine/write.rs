@@ -259,7 +259,7 @@ impl Engine {
             }
             *wal = Some(w);
         }
-        let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new(number)));
+        let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new(number, self.opts.memtable_size)));
         st.imms.push_back(old);
         st.frozen_total += 1;
         self.install_sv(st);

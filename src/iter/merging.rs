@@ -157,8 +157,8 @@ mod tests {
 
     #[test]
     fn merges_both_ways() {
-        let a = Arc::new(Memtable::new(1));
-        let b = Arc::new(Memtable::new(2));
+        let a = Arc::new(Memtable::new(1, 1 << 20));
+        let b = Arc::new(Memtable::new(2, 1 << 20));
         for i in 0..50u32 {
             let m = if i % 3 == 0 { &a } else { &b };
             m.add(

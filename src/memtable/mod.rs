@@ -3,6 +3,7 @@
 //! One memtable is active (taking writes); full ones become immutable and wait in a queue
 //! for the background flush. Each memtable remembers the WAL segment holding its writes.
 
+pub mod bloom;
 pub mod skiplist;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,22 +15,27 @@ use crate::batch::BatchRecord;
 use crate::error::Result;
 use crate::iter::InternalIterator;
 use crate::key::{compare_internal, pack_trailer, parse_internal_key, user_key, Kind};
+use crate::sstable::filter::key_hash;
 use crate::sstable::Lookup;
+use bloom::MemBloom;
 use skiplist::{Cursor, SkipList};
 
 /// A memtable.
 #[derive(Debug)]
 pub struct Memtable {
     list: SkipList,
+    bloom: MemBloom,
     wal_number: u64,
     largest_seq: AtomicU64,
 }
 
 impl Memtable {
-    /// An empty memtable whose writes are logged in WAL segment `wal_number`.
-    pub fn new(wal_number: u64) -> Self {
+    /// An empty memtable whose writes are logged in WAL segment `wal_number`, sized for
+    /// about `capacity_bytes` of entries (its bloom filter takes 1/64 of that).
+    pub fn new(wal_number: u64, capacity_bytes: usize) -> Self {
         Memtable {
             list: SkipList::new(compare_internal),
+            bloom: MemBloom::new(capacity_bytes / 64),
             wal_number,
             largest_seq: AtomicU64::new(0),
         }
@@ -43,6 +49,7 @@ impl Memtable {
     /// Inserts one entry. Only the write path's leader calls this (one writer at a time).
     pub fn add(&self, seq: u64, kind: Kind, key: &[u8], value: &[u8]) {
         let trailer = pack_trailer(seq, kind as u8).to_le_bytes();
+        self.bloom.insert(key_hash(key));
         self.list.insert(&[key, &trailer], value);
         self.largest_seq.fetch_max(seq, Ordering::Relaxed);
     }
@@ -54,8 +61,12 @@ impl Memtable {
         }
     }
 
-    /// The newest entry for `lookup`'s user key with a sequence number at most `lookup`'s.
-    pub fn get(&self, lookup: &[u8]) -> Lookup {
+    /// The newest entry for `lookup`'s user key with a sequence number at most `lookup`'s;
+    /// `hash` is [`key_hash`] of the user key.
+    pub fn get(&self, lookup: &[u8], hash: u64) -> Lookup {
+        if !self.bloom.may_contain(hash) {
+            return Lookup::Absent;
+        }
         let mut c = Cursor::default();
         c.seek(&self.list, lookup);
         if !c.valid() {
@@ -150,12 +161,12 @@ mod tests {
 
     #[test]
     fn get_respects_sequence_numbers() {
-        let m = Memtable::new(1);
+        let m = Memtable::new(1, 1 << 20);
         m.add(1, Kind::Put, b"k", b"v1");
         m.add(2, Kind::Put, b"k", b"v2");
         m.add(3, Kind::Delete, b"k", b"");
         m.add(4, Kind::Put, b"ka", b"x");
-        let at = |s| m.get(&make_internal_key(b"k", s, KIND_FOR_SEEK));
+        let at = |s| m.get(&make_internal_key(b"k", s, KIND_FOR_SEEK), key_hash(b"k"));
         assert_eq!(at(0), Lookup::Absent);
         assert_eq!(at(1), Lookup::Value(Bytes::from_static(b"v1")));
         assert_eq!(at(2), Lookup::Value(Bytes::from_static(b"v2")));
