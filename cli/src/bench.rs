@@ -204,9 +204,10 @@ fn fill(ctx: &mut Ctx, name: &str, random: bool, fresh: bool) -> Result<Row, Fai
     let user = s.user_bytes_written - before.user_bytes_written;
     let disk = s.disk_bytes_written - before.disk_bytes_written;
     let note = format!(
-        "write-amp {:.2}, {} groups, {} stalls",
+        "write-amp {:.2}, {} groups, {} fsyncs, {} stalls",
         disk as f64 / user.max(1) as f64,
         s.write_groups - before.write_groups,
+        s.wal_syncs - before.wal_syncs,
         s.write_stalls - before.write_stalls
     );
     ctx.db = Some(db);

@@ -9,6 +9,7 @@
 //! - `flush.rs`: the background flush of frozen memtables into level-0 tables.
 //! - `recovery.rs`: open: manifest, WAL replay, orphan cleanup.
 
+mod durable;
 mod flush;
 mod recovery;
 mod write;
@@ -84,6 +85,7 @@ pub(crate) struct Engine {
     /// Signalled at shutdown, for the periodic WAL sync thread.
     pub sync_cv: Condvar,
     pub wal: Mutex<Option<LogWriter>>,
+    pub durable: durable::Durability,
     pub queue: Mutex<VecDeque<Arc<write::Slot>>>,
     pub queue_cv: Condvar,
     /// Last sequence number handed out (the group-commit leader only).

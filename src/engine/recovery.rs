@@ -218,6 +218,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         bg_cv: Condvar::new(),
         sync_cv: Condvar::new(),
         wal: Mutex::new(Some(wal)),
+        durable: Default::default(),
         queue: Mutex::new(VecDeque::new()),
         queue_cv: Condvar::new(),
         last_seq: AtomicU64::new(last_seq),

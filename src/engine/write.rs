@@ -115,31 +115,46 @@ impl Engine {
             }
         }
         drop(q);
-        let result = match &slot.req {
-            Request::Freeze => self.make_room(0, true).map(|_| ()),
+        // Append and apply; `Some(end)` when the group must wait for WAL position `end` to
+        // be durable.
+        let applied = match &slot.req {
+            Request::Freeze => self.make_room(0, true).map(|_| None),
             Request::Write { .. } => self.commit_group(&group),
         };
+        // Hand leadership on before waiting for the fsync, so the next group can append
+        // meanwhile and share the next one.
         let mut q = lock(&self.queue);
         for s in &group {
             let front = q.pop_front();
             debug_assert!(front.is_some_and(|f| Arc::ptr_eq(&f, s)));
-            if !Arc::ptr_eq(s, &slot) {
+        }
+        // Skip the futex wake (a syscall) when nobody waits.
+        if !q.is_empty() {
+            self.queue_cv.notify_all();
+        }
+        drop(q);
+        let result = match applied {
+            Ok(Some(end)) => self.wait_durable(end),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if group.len() > 1 {
+            let _q = lock(&self.queue);
+            for s in group.iter().filter(|s| !Arc::ptr_eq(s, &slot)) {
                 let r = match &result {
                     Ok(()) => Ok(()),
                     Err(e) => Err(e.duplicate()),
                 };
                 *lock(&s.result) = Some(r);
             }
-        }
-        // Wake followers for their results and the next leader; skip the futex wake (a
-        // syscall) when nobody waits.
-        if group.len() > 1 || !q.is_empty() {
             self.queue_cv.notify_all();
         }
         result
     }
 
-    fn commit_group(&self, group: &[Arc<Slot>]) -> Result<()> {
+    /// Appends the group to the WAL and the memtable; returns the WAL position that must be
+    /// durable before the group is acknowledged, when it asked for durability.
+    fn commit_group(&self, group: &[Arc<Slot>]) -> Result<Option<u64>> {
         let mut batches = Vec::with_capacity(group.len());
         let mut sync = self.opts.wal_sync == SyncMode::Always;
         for s in group {
@@ -161,24 +176,16 @@ impl Engine {
             self.set_poison(&e);
             return Err(e);
         }
-        {
+        let wal_bytes = (parts.iter().map(|p| p.len()).sum::<usize>() + RECORD_HEADER_BYTES) as u64;
+        let end = {
             let mut wal = lock(&self.wal);
             let w = wal.as_mut().ok_or(Error::Closed)?;
-            let r = w
-                .add_record_parts(RecordType::WalBatch, &parts)
-                .and_then(|()| {
-                    if sync {
-                        Counters::add(&self.counters.wal_syncs, 1);
-                        w.sync()
-                    } else {
-                        Ok(())
-                    }
-                });
-            if let Err(e) = r {
+            if let Err(e) = w.add_record_parts(RecordType::WalBatch, &parts) {
                 self.set_poison(&e);
                 return Err(e);
             }
-        }
+            self.durable.written.fetch_add(wal_bytes, Ordering::Relaxed) + wal_bytes
+        };
         let mut seq = first;
         for b in &batches {
             for_each_record(b.records(), |kind, key, value| {
@@ -192,11 +199,10 @@ impl Engine {
         let c = &self.counters;
         Counters::add(&c.writes, group.len() as u64);
         Counters::add(&c.write_groups, 1);
-        let wal_bytes: usize = parts.iter().map(|p| p.len()).sum::<usize>() + RECORD_HEADER_BYTES;
-        Counters::add(&c.wal_bytes_written, wal_bytes as u64);
+        Counters::add(&c.wal_bytes_written, wal_bytes);
         let payload: usize = batches.iter().map(|b| b.payload_bytes()).sum();
         Counters::add(&c.user_bytes_written, payload as u64);
-        Ok(())
+        Ok(sync.then_some(end))
     }
 
     /// Returns the memtable to insert `bytes` into, freezing the active one when it is full
@@ -256,10 +262,14 @@ impl Engine {
             let mut wal = lock(&self.wal);
             if let Some(old) = wal.as_mut() {
                 old.sync()?;
+                self.durable.mark_all_synced();
             }
             *wal = Some(w);
         }
-        let old = std::mem::replace(&mut st.mem, Arc::new(Memtable::new(number, self.opts.memtable_size)));
+        let old = std::mem::replace(
+            &mut st.mem,
+            Arc::new(Memtable::new(number, self.opts.memtable_size)),
+        );
         st.imms.push_back(old);
         st.frozen_total += 1;
         self.install_sv(st);
@@ -287,10 +297,7 @@ impl Engine {
     /// Makes every acknowledged write durable.
     pub fn sync(&self) -> Result<()> {
         self.check_writable()?;
-        let mut wal = lock(&self.wal);
-        let w = wal.as_mut().ok_or(Error::Closed)?;
-        Counters::add(&self.counters.wal_syncs, 1);
-        w.sync().inspect_err(|e| self.set_poison(e))
+        self.wait_durable(self.durable.written.load(Ordering::Acquire))
     }
 
     /// Body of the periodic WAL sync thread.
@@ -309,13 +316,8 @@ impl Engine {
             if self.poison.get().is_some() {
                 continue;
             }
-            let mut wal = lock(&self.wal);
-            if let Some(w) = wal.as_mut() {
-                Counters::add(&self.counters.wal_syncs, 1);
-                if let Err(e) = w.sync() {
-                    self.set_poison(&e);
-                }
-            }
+            // A failure poisons the write path inside; the loop keeps waiting for shutdown.
+            let _ = self.wait_durable(self.durable.written.load(Ordering::Acquire));
         }
     }
 }

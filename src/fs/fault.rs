@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 
-use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 
 /// The kinds of operation a fault can hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +208,26 @@ impl WritableFile for FaultWritable {
     }
     fn len(&self) -> u64 {
         self.inner.len()
+    }
+    fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
+        Some(Arc::new(FaultSync {
+            inner: self.inner.sync_handle()?,
+            shared: self.shared.clone(),
+            path: self.path.clone(),
+        }))
+    }
+}
+
+struct FaultSync {
+    inner: Arc<dyn FileSync>,
+    shared: Arc<Shared>,
+    path: std::path::PathBuf,
+}
+
+impl FileSync for FaultSync {
+    fn sync(&self) -> io::Result<()> {
+        self.shared.check(FaultOp::Sync, &self.path)?;
+        self.inner.sync()
     }
 }
 

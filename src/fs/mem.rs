@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 
 #[derive(Debug, Default)]
 struct Inode {
@@ -197,6 +197,26 @@ impl WritableFile for MemWritable {
     }
     fn len(&self) -> u64 {
         self.len
+    }
+    fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
+        Some(Arc::new(MemSync {
+            state: self.state.clone(),
+            ino: self.ino.clone(),
+        }))
+    }
+}
+
+struct MemSync {
+    state: Arc<Mutex<State>>,
+    ino: InodeRef,
+}
+
+impl FileSync for MemSync {
+    fn sync(&self) -> io::Result<()> {
+        let _cut = lock(&self.state);
+        let mut ino = lock_inode(&self.ino);
+        ino.synced_len = ino.data.len();
+        Ok(())
     }
 }
 

@@ -55,6 +55,22 @@ pub trait WritableFile: Send + Sync {
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// A handle that makes everything flushed so far (and anything flushed later, up to the
+    /// moment it runs) durable, usable without `&mut self`, so that one thread can fsync
+    /// while another appends. `None` (the default) when the file has none.
+    fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
+        None
+    }
+}
+
+/// Makes a file's flushed bytes durable; see [`WritableFile::sync_handle`].
+pub trait FileSync: Send + Sync {
+    /// Fsyncs the file's data.
+    ///
+    /// # Errors
+    ///
+    /// The underlying I/O error; it must never be retried and reported as success.
+    fn sync(&self) -> io::Result<()>;
 }
 
 /// A file opened for positional reads.

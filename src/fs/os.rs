@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
-use super::{FileLock, FileSystem, RandomAccessFile, WritableFile};
+use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 
 /// Files on the operating system's filesystem.
 #[derive(Debug, Default, Clone, Copy)]
@@ -64,6 +64,19 @@ impl WritableFile for OsWritable {
     }
     fn len(&self) -> u64 {
         self.len
+    }
+    fn sync_handle(&self) -> Option<Arc<dyn FileSync>> {
+        // A duplicate descriptor: fsync on it flushes the file, whichever descriptor wrote.
+        let dup = self.file.try_clone().ok()?;
+        Some(Arc::new(OsSync(dup)))
+    }
+}
+
+struct OsSync(File);
+
+impl FileSync for OsSync {
+    fn sync(&self) -> io::Result<()> {
+        self.0.sync_data()
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::format::{file_header_payload, record_header_parts, LogKind, RecordType};
 use crate::error::{Error, Result};
-use crate::fs::{FileSystem, WritableFile};
+use crate::fs::{FileSync, FileSystem, WritableFile};
 
 /// Writes one log file. Not thread-safe: the engine's write path owns it.
 pub struct LogWriter {
@@ -101,6 +101,27 @@ impl LogWriter {
             self.dir_synced = true;
         }
         Ok(())
+    }
+
+    /// A handle to fsync the file without holding the writer, or `None` when everything is
+    /// already durable or the file offers no handle (then call [`LogWriter::sync`]). The
+    /// directory entry is made durable here first, once.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error syncing the file or its directory.
+    pub fn sync_handle(&mut self) -> Result<Option<std::sync::Arc<dyn FileSync>>> {
+        if !self.dir_synced {
+            self.sync()?;
+            return Ok(None);
+        }
+        match self.file.sync_handle() {
+            Some(h) => Ok(Some(h)),
+            None => {
+                self.sync()?;
+                Ok(None)
+            }
+        }
     }
 
     /// Bytes written to the file so far.
