@@ -122,6 +122,8 @@ impl Db {
     }
 
     fn open_inner(path: &Path, options: Options, temp: Option<tempfile::TempDir>) -> Result<Db> {
+        // One thread always flushes; the rest (at least one) compact.
+        let compaction_threads = options.background_threads.saturating_sub(1).max(1);
         let sync_every = match options.wal_sync {
             SyncMode::Periodic(d) => Some(d),
             _ => None,
@@ -136,6 +138,13 @@ impl Db {
         };
         let e = engine.clone();
         threads.push(spawn("stratakv-flush", Box::new(move || e.flush_loop()))?);
+        for i in 0..compaction_threads {
+            let e = engine.clone();
+            threads.push(spawn(
+                &format!("stratakv-compact-{i}"),
+                Box::new(move || e.compaction_loop()),
+            )?);
+        }
         if let Some(every) = sync_every {
             let e = engine.clone();
             threads.push(spawn(
@@ -286,6 +295,31 @@ impl Db {
     /// `WritesStopped` when a flush failed; `Closed`.
     pub fn flush(&self) -> Result<()> {
         self.engine().flush()
+    }
+
+    /// Flushes the memtables, then compacts every level down to the deepest one holding
+    /// data, dropping overwritten versions and (where no snapshot needs them) deletes.
+    /// Automatic compactions pause meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// I/O or corruption while compacting (writes then stop until reopen); `Closed`.
+    pub fn compact(&self) -> Result<()> {
+        self.engine()
+            .compact_range(Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// As [`Db::compact`], for the tables overlapping `range` (all of level 0 takes part,
+    /// since its tables overlap one another).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::compact`].
+    pub fn compact_range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Result<()> {
+        self.engine().compact_range(
+            to_owned_bound(range.start_bound()),
+            to_owned_bound(range.end_bound()),
+        )
     }
 
     /// Makes every acknowledged write durable (survives power loss).

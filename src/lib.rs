@@ -42,6 +42,7 @@
 pub mod batch;
 pub mod cache;
 pub mod coding;
+pub mod compaction;
 mod db;
 mod engine;
 pub mod error;

@@ -80,22 +80,30 @@ pub struct Options {
     pub mmap_reads: bool,
     /// Verify block checksums on every read (default true; `verify()` always checks).
     pub verify_checksums: bool,
-    /// Number of levels, L0 included (default 7). Used by compaction.
+    /// Number of levels, L0 included (default 7).
     pub max_levels: usize,
-    /// Growth factor between level targets (default 10). Used by compaction.
+    /// Growth factor between level targets (default 10).
     pub level_size_multiplier: usize,
-    /// Target size of L1 in bytes (default 256 MiB). Used by compaction.
+    /// Target size of L1 in bytes (default 256 MiB).
     pub base_level_size: u64,
-    /// Target size of a compaction output table (default 64 MiB). Used by compaction.
+    /// Target size of a compaction output table (default 64 MiB).
     pub target_file_size: u64,
-    /// L0 file count that triggers a compaction (default 4). Used by compaction.
+    /// L0 file count that triggers a compaction (default 4).
     pub level0_compaction_trigger: usize,
-    /// L0 file count at which writes are slowed (default 20). Used by compaction.
+    /// L0 file count at which writes are slowed (default 20).
     pub level0_slowdown_trigger: usize,
-    /// L0 file count at which writes stop until compaction catches up (default 36). Used by
-    /// compaction.
+    /// L0 file count at which writes stop until compaction catches up (default 36).
     pub level0_stop_trigger: usize,
-    /// Background threads for flushes and compactions (default 2).
+    /// Estimated compaction debt (bytes past the level targets) at which writes are slowed
+    /// (default 64 GiB).
+    pub pending_compaction_bytes_slowdown: u64,
+    /// Compaction debt at which writes stop until compaction catches up (default 256 GiB).
+    pub pending_compaction_bytes_stop: u64,
+    /// Write rate allowed while slowed, in bytes per second, lowered further as the stop
+    /// trigger nears (default 16 MiB/s).
+    pub slowdown_write_rate: u64,
+    /// Background threads: one always flushes; the others (at least one) compact
+    /// (default 2).
     pub background_threads: usize,
     /// A value-log file is collected once this share of it is garbage (default 0.5). Used by
     /// the value log.
@@ -127,6 +135,9 @@ impl Default for Options {
             level0_compaction_trigger: 4,
             level0_slowdown_trigger: 20,
             level0_stop_trigger: 36,
+            pending_compaction_bytes_slowdown: 64 << 30,
+            pending_compaction_bytes_stop: 256 << 30,
+            slowdown_write_rate: 16 << 20,
             background_threads: 2,
             vlog_gc_discard_ratio: 0.5,
             fs: default_fs(),
@@ -157,6 +168,9 @@ impl PartialEq for Options {
             && self.level0_compaction_trigger == o.level0_compaction_trigger
             && self.level0_slowdown_trigger == o.level0_slowdown_trigger
             && self.level0_stop_trigger == o.level0_stop_trigger
+            && self.pending_compaction_bytes_slowdown == o.pending_compaction_bytes_slowdown
+            && self.pending_compaction_bytes_stop == o.pending_compaction_bytes_stop
+            && self.slowdown_write_rate == o.slowdown_write_rate
             && self.background_threads == o.background_threads
             && self.vlog_gc_discard_ratio == o.vlog_gc_discard_ratio
     }
@@ -248,6 +262,13 @@ impl Options {
             "level0_compaction_trigger" => self.level0_compaction_trigger = size(key, v)?,
             "level0_slowdown_trigger" => self.level0_slowdown_trigger = size(key, v)?,
             "level0_stop_trigger" => self.level0_stop_trigger = size(key, v)?,
+            "pending_compaction_bytes_slowdown" => {
+                self.pending_compaction_bytes_slowdown = size(key, v)? as u64
+            }
+            "pending_compaction_bytes_stop" => {
+                self.pending_compaction_bytes_stop = size(key, v)? as u64
+            }
+            "slowdown_write_rate" => self.slowdown_write_rate = size(key, v)? as u64,
             "background_threads" => self.background_threads = size(key, v)?,
             "vlog_gc_discard_ratio" => {
                 self.vlog_gc_discard_ratio = match v {
@@ -322,6 +343,15 @@ impl Options {
                 "level0_stop_trigger",
                 "must be at least level0_slowdown_trigger",
             );
+        }
+        if self.pending_compaction_bytes_stop < self.pending_compaction_bytes_slowdown {
+            return bad(
+                "pending_compaction_bytes_stop",
+                "must be at least pending_compaction_bytes_slowdown",
+            );
+        }
+        if self.slowdown_write_rate < 1 << 10 {
+            return bad("slowdown_write_rate", "must be at least 1 KiB/s");
         }
         if !(1..=64).contains(&self.background_threads) {
             return bad("background_threads", "must be 1 to 64");

@@ -15,8 +15,13 @@ pub(crate) struct Counters {
     pub write_groups: AtomicU64,
     pub wal_syncs: AtomicU64,
     pub write_stalls: AtomicU64,
+    pub write_slowdowns: AtomicU64,
     pub write_stall_micros: AtomicU64,
     pub flushes: AtomicU64,
+    pub compactions: AtomicU64,
+    pub trivial_moves: AtomicU64,
+    pub compaction_bytes_read: AtomicU64,
+    pub compaction_bytes_written: AtomicU64,
     pub bloom_checks: AtomicU64,
     pub bloom_negatives: AtomicU64,
     pub gets: AtomicU64,
@@ -88,12 +93,22 @@ pub struct Stats {
     pub vlog_discardable_bytes: u64,
     /// Bytes in live WAL segments.
     pub wal_bytes: u64,
-    /// Compactions run.
+    /// Compactions run (trivial moves included).
     pub compactions: u64,
+    /// Compactions that moved a table down without rewriting it.
+    pub trivial_moves: u64,
+    /// Bytes compactions read.
+    pub compaction_bytes_read: u64,
+    /// Bytes compactions wrote.
+    pub compaction_bytes_written: u64,
+    /// Estimated compaction debt: bytes past the level targets.
+    pub pending_compaction_bytes: u64,
     /// Memtable flushes run.
     pub flushes: u64,
-    /// Times a writer waited for a flush or compaction.
+    /// Times a writer stopped to wait for a flush or compaction.
     pub write_stalls: u64,
+    /// Times a writer was delayed because compaction is behind.
+    pub write_slowdowns: u64,
     /// Microseconds writers spent waiting.
     pub write_stall_micros: u64,
     /// Write operations acknowledged.
@@ -186,10 +201,23 @@ impl fmt::Display for Stats {
             ("wal syncs", self.wal_syncs.to_string()),
             ("gets", self.gets.to_string()),
             ("flushes", self.flushes.to_string()),
-            ("compactions", self.compactions.to_string()),
+            (
+                "compactions",
+                format!(
+                    "{} ({} trivial moves), {} read, {} written, {} pending",
+                    self.compactions,
+                    self.trivial_moves,
+                    human(self.compaction_bytes_read),
+                    human(self.compaction_bytes_written),
+                    human(self.pending_compaction_bytes)
+                ),
+            ),
             (
                 "write stalls",
-                format!("{} ({} us)", self.write_stalls, self.write_stall_micros),
+                format!(
+                    "{} stops, {} slowdowns, {} us waited",
+                    self.write_stalls, self.write_slowdowns, self.write_stall_micros
+                ),
             ),
             ("user bytes written", human(self.user_bytes_written)),
             ("disk bytes written", human(self.disk_bytes_written)),

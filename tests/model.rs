@@ -80,7 +80,12 @@ fn check_interleaved(rng: &mut Rng, mut it: stratakv::Iter, expect: Vec<(Vec<u8>
             (None, None) => break,
             (Some(g), Some(w)) => {
                 let (k, v) = g.expect("iterator error");
-                assert_eq!((k.to_vec(), v.to_vec()), w, "interleaved iteration");
+                assert_eq!(
+                    (k.to_vec(), v.to_vec()),
+                    w,
+                    "interleaved iteration, pulling from the {}",
+                    if front { "front" } else { "back" }
+                );
             }
             (g, w) => panic!(
                 "interleaved iteration: got {:?}, want {:?}",
@@ -242,7 +247,7 @@ fn model_on_disk_with_mmap_and_pread() {
                 memtable_size: 64 << 10,
                 block_size: 1024,
                 mmap_reads: mmap,
-                ..Options::default()
+                ..common::tiny_levels(Options::default())
             };
             let (p2, o2) = (path.clone(), opts.clone());
             let reopen = move || Db::open_with(&p2, o2.clone()).unwrap();

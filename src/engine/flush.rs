@@ -109,6 +109,7 @@ impl Engine {
             .log_and_apply(adds, Vec::new(), Some(next_log), imm.largest_seq())?;
         st.imms.pop_front();
         st.flushed_total += 1;
+        self.refresh_pressure(&mut st);
         self.install_sv(&st);
         drop(st);
         Counters::add(&self.counters.flushes, 1);

@@ -9,6 +9,7 @@
 //! - `flush.rs`: the background flush of frozen memtables into level-0 tables.
 //! - `recovery.rs`: open: manifest, WAL replay, orphan cleanup.
 
+mod compact;
 mod durable;
 mod flush;
 mod recovery;
@@ -71,6 +72,15 @@ pub(crate) struct State {
     /// Memtables frozen so far, and flushed so far (for `flush()` to wait on).
     pub frozen_total: u64,
     pub flushed_total: u64,
+    /// Tables held by running compactions.
+    pub busy: std::collections::HashSet<u64>,
+    /// Compactions running.
+    pub running: usize,
+    /// A manual compaction is running: automatic ones wait.
+    pub manual: bool,
+    pub pressure: compact::Pressure,
+    /// Seconds of write delay owed while writes are slowed.
+    pub delay_debt: f64,
 }
 
 /// The engine.
@@ -241,7 +251,13 @@ impl Engine {
             bloom_useful: Counters::get(&c.bloom_negatives),
             wal_bytes,
             flushes: Counters::get(&c.flushes),
+            compactions: Counters::get(&c.compactions),
+            trivial_moves: Counters::get(&c.trivial_moves),
+            compaction_bytes_read: Counters::get(&c.compaction_bytes_read),
+            compaction_bytes_written: Counters::get(&c.compaction_bytes_written),
+            pending_compaction_bytes: lock(&self.state).pressure.pending_bytes,
             write_stalls: Counters::get(&c.write_stalls),
+            write_slowdowns: Counters::get(&c.write_slowdowns),
             write_stall_micros: Counters::get(&c.write_stall_micros),
             writes: Counters::get(&c.writes),
             write_groups: Counters::get(&c.write_groups),

@@ -203,6 +203,11 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         shutting_down: false,
         frozen_total: 0,
         flushed_total: 0,
+        busy: HashSet::new(),
+        running: 0,
+        manual: false,
+        pressure: Default::default(),
+        delay_debt: 0.0,
         versions,
     };
     let sv = SuperVersion {
@@ -232,5 +237,9 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         opts,
     };
     Counters::add(&engine.counters.table_bytes_written, table_bytes);
+    {
+        let mut st = super::lock(&engine.state);
+        engine.refresh_pressure(&mut st);
+    }
     Ok((Arc::new(engine), lock))
 }

@@ -210,6 +210,8 @@ impl Engine {
     fn make_room(&self, bytes: usize, force: bool) -> Result<Arc<Memtable>> {
         let mut st = lock(&self.state);
         let mut stalled: Option<Instant> = None;
+        let mut delayed = false;
+        let o = &self.opts;
         let out = loop {
             if st.shutting_down {
                 break Err(Error::Closed);
@@ -217,12 +219,48 @@ impl Engine {
             if let Some(msg) = self.poison.get() {
                 break Err(Error::WritesStopped(msg.clone()));
             }
+            let p = st.pressure;
+            // Stop: wait (not spin) until a flush or compaction changes the picture. The
+            // flush and compaction threads never wait on writers, so this always ends.
+            if !force
+                && (p.l0_files >= o.level0_stop_trigger
+                    || p.pending_bytes >= o.pending_compaction_bytes_stop)
+            {
+                if stalled.is_none() {
+                    stalled = Some(Instant::now());
+                    Counters::add(&self.counters.write_stalls, 1);
+                }
+                st = self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            // Slow down: pay for the bytes at a rate that falls as the stop trigger nears.
+            if !force
+                && !delayed
+                && (p.l0_files >= o.level0_slowdown_trigger
+                    || p.pending_bytes >= o.pending_compaction_bytes_slowdown)
+            {
+                delayed = true;
+                let span = (o.level0_stop_trigger - o.level0_slowdown_trigger).max(1) as f64;
+                let over = p.l0_files.saturating_sub(o.level0_slowdown_trigger) as f64 / span;
+                let rate = o.slowdown_write_rate as f64 * (1.0 - 0.75 * over.min(1.0));
+                st.delay_debt += bytes.max(1) as f64 / rate;
+                if st.delay_debt >= 0.001 {
+                    let d = std::time::Duration::from_secs_f64(st.delay_debt.min(0.1));
+                    st.delay_debt = 0.0;
+                    Counters::add(&self.counters.write_slowdowns, 1);
+                    Counters::add(&self.counters.write_stall_micros, d.as_micros() as u64);
+                    drop(st);
+                    std::thread::sleep(d);
+                    st = lock(&self.state);
+                    continue;
+                }
+            }
             let full = !st.mem.is_empty()
-                && (force || st.mem.approximate_bytes() + bytes > self.opts.memtable_size);
+                && (force || st.mem.approximate_bytes() + bytes > o.memtable_size);
             if !full {
                 break Ok(st.mem.clone());
             }
-            if st.imms.len() >= self.opts.max_immutable_memtables {
+            if st.imms.len() >= o.max_immutable_memtables {
                 if stalled.is_none() {
                     stalled = Some(Instant::now());
                     Counters::add(&self.counters.write_stalls, 1);

@@ -195,8 +195,36 @@ impl VersionSet {
     ///
     /// As [`Table::open`].
     pub fn open_table(&self, f: &NewFile) -> Result<Arc<FileMeta>> {
+        self.table_opener().open(f)
+    }
+
+    /// What opening tables needs, to open them without holding the version set.
+    pub fn table_opener(&self) -> TableOpener {
+        TableOpener {
+            fs: self.fs.clone(),
+            dir: self.dir.clone(),
+            opts: self.table_opts.clone(),
+        }
+    }
+}
+
+/// Opens tables described by manifest entries.
+#[derive(Debug, Clone)]
+pub struct TableOpener {
+    fs: Arc<dyn FileSystem>,
+    dir: PathBuf,
+    opts: TableOpenOptions,
+}
+
+impl TableOpener {
+    /// Opens the table `f` describes.
+    ///
+    /// # Errors
+    ///
+    /// As [`Table::open`].
+    pub fn open(&self, f: &NewFile) -> Result<Arc<FileMeta>> {
         let path = table_path(&self.dir, f.number);
-        let table = Table::open(&*self.fs, &path, f.number, Some(f.size), &self.table_opts)?;
+        let table = Table::open(&*self.fs, &path, f.number, Some(f.size), &self.opts)?;
         Ok(Arc::new(FileMeta {
             number: f.number,
             level: f.level,
@@ -210,7 +238,9 @@ impl VersionSet {
             table: Arc::new(table),
         }))
     }
+}
 
+impl VersionSet {
     /// The live version.
     pub fn current(&self) -> Arc<Version> {
         self.current.clone()

@@ -39,6 +39,18 @@ pub struct Table {
     filter: Option<Filter>,
     props: TableProperties,
     verify: bool,
+    /// Set when the table left the live version: the file is deleted when the last reader
+    /// drops the table.
+    obsolete: std::sync::OnceLock<Arc<dyn FileSystem>>,
+}
+
+impl Drop for Table {
+    fn drop(&mut self) {
+        if let Some(fs) = self.obsolete.get() {
+            // A failure leaves an orphan, which the next open deletes.
+            let _ = fs.remove_file(&self.path);
+        }
+    }
 }
 
 /// The outcome of a point lookup in one source.
@@ -117,7 +129,14 @@ impl Table {
             filter,
             props,
             verify: opts.verify,
+            obsolete: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Marks the table's file for deletion once no reader holds the table. Call only after
+    /// a manifest edit that removes the table is durable.
+    pub fn mark_obsolete(&self, fs: Arc<dyn FileSystem>) {
+        let _ = self.obsolete.set(fs);
     }
 
     /// The table's path.

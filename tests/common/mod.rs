@@ -58,13 +58,27 @@ pub fn seeds(defaults: &[u64]) -> Vec<u64> {
     }
 }
 
-/// Options on an in-memory filesystem with a tiny memtable, so flushes happen often.
+/// Options on an in-memory filesystem with a tiny memtable and tiny levels, so flushes and
+/// compactions (into several levels) happen all the time.
 pub fn tiny_mem_options(fs: &MemFs) -> Options {
     Options {
         memtable_size: 64 << 10,
         block_size: 512,
         fs: Arc::new(fs.clone()),
-        ..Options::default()
+        ..tiny_levels(Options::default())
+    }
+}
+
+/// `o` with tiny level targets and output files.
+pub fn tiny_levels(o: Options) -> Options {
+    Options {
+        base_level_size: 128 << 10,
+        target_file_size: 64 << 10,
+        level_size_multiplier: 4,
+        level0_compaction_trigger: 2,
+        level0_slowdown_trigger: 6,
+        level0_stop_trigger: 10,
+        ..o
     }
 }
 
@@ -102,7 +116,7 @@ pub fn presets(fs: &MemFs) -> Vec<(&'static str, Options)> {
             Options {
                 fs: Arc::new(fs.clone()),
                 memtable_size: 64 << 10,
-                ..Options::low_memory()
+                ..tiny_levels(Options::low_memory())
             },
         ),
         (
@@ -110,7 +124,16 @@ pub fn presets(fs: &MemFs) -> Vec<(&'static str, Options)> {
             Options {
                 fs: Arc::new(fs.clone()),
                 memtable_size: 128 << 10,
-                ..Options::high_performance()
+                ..tiny_levels(Options::high_performance())
+            },
+        ),
+        (
+            "no-compaction-pressure",
+            Options {
+                level0_compaction_trigger: 8,
+                level0_slowdown_trigger: 16,
+                level0_stop_trigger: 24,
+                ..base.clone()
             },
         ),
     ]

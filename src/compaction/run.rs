@@ -1,0 +1,158 @@
+//! Running a compaction task: merge, drop what no reader can see, write outputs, install.
+//!
+//! Which versions survive, for each user key (newest first): snapshots cut the sequence
+//! space into stripes (`seq <= s1`, `s1 < seq <= s2`, ..., after the newest snapshot); only
+//! the newest version of each stripe can be read by anyone, so older versions in the same
+//! stripe are dropped. A tombstone in the oldest stripe of a bottommost compaction hides
+//! nothing any reader needs and is dropped too. Iterators pin the tables they read, so they
+//! need no stripe: input files are deleted only when the last reader releases them.
+//!
+//! Outputs are cut at `target_file_size`, but never between two versions of one user key,
+//! so user-key ranges of one level never share a key. The task is installed by one manifest
+//! edit (outputs added, inputs removed) after every output is synced and the directory too
+//! (RELIABILITY rule 3).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use super::picker::Task;
+use crate::error::{Error, Result};
+use crate::filename::table_path;
+use crate::fs::FileSystem;
+use crate::iter::merging::{Direction, MergingIter};
+use crate::iter::InternalIterator;
+use crate::key::{parse_internal_key, Kind};
+use crate::manifest::NewFile;
+use crate::sstable::{TableBuilder, TableOptions};
+
+/// What a compaction produced.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// New tables for the output level.
+    pub outputs: Vec<NewFile>,
+    /// Bytes read from input tables.
+    pub bytes_read: u64,
+    /// Bytes written to output tables.
+    pub bytes_written: u64,
+    /// Entries dropped (shadowed versions and tombstones).
+    pub dropped: u64,
+}
+
+/// The stripe of `seq` among ascending snapshot sequence numbers.
+fn stripe(snapshots: &[u64], seq: u64) -> usize {
+    snapshots.partition_point(|&s| s < seq)
+}
+
+/// Writes the merged, filtered inputs of `task` into new tables numbered by `next_number`.
+///
+/// `snapshots` are the live snapshot sequence numbers, ascending.
+///
+/// # Errors
+///
+/// I/O or corruption reading inputs or writing outputs; partial outputs are left as orphans
+/// for the next open to delete (they are not in the manifest).
+pub fn run(
+    task: &Task,
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    opts: TableOptions,
+    target_file_size: u64,
+    snapshots: &[u64],
+    next_number: &mut dyn FnMut() -> u64,
+) -> Result<Outcome> {
+    let mut out = Outcome::default();
+    let children: Vec<Box<dyn InternalIterator>> = task
+        .inputs
+        .iter()
+        .chain(&task.next_inputs)
+        .map(|f| Box::new(f.table.iter()) as Box<dyn InternalIterator>)
+        .collect();
+    out.bytes_read = task.input_bytes();
+    let mut merge = MergingIter::new(children, Direction::Forward);
+    merge.position(None)?;
+    let mut builder: Option<(TableBuilder, u64)> = None;
+    let mut current_key: Vec<u8> = Vec::new();
+    let mut last_stripe: Option<usize> = None;
+    while merge.valid() {
+        let ikey = merge.key();
+        let (uk, seq, kind) = parse_internal_key(ikey)
+            .ok_or_else(|| Error::corruption("(compaction input)", 0, "malformed internal key"))?;
+        let new_key = uk != current_key.as_slice();
+        if new_key {
+            current_key.clear();
+            current_key.extend_from_slice(uk);
+            last_stripe = None;
+            // Cut the output between user keys once it is large enough.
+            if builder
+                .as_ref()
+                .is_some_and(|(b, _)| b.estimated_size() >= target_file_size)
+            {
+                if let Some((b, number)) = builder.take() {
+                    out.outputs.push(finish(b, number, task.output_level)?);
+                }
+            }
+        }
+        let st = stripe(snapshots, seq);
+        let drop = if last_stripe == Some(st) {
+            true // shadowed by a newer version in the same stripe
+        } else {
+            last_stripe = Some(st);
+            kind == Kind::Delete && task.bottommost && st == 0
+        };
+        if drop {
+            out.dropped += 1;
+        } else {
+            if builder.is_none() {
+                let number = next_number();
+                let path = table_path(dir, number);
+                let file = fs
+                    .create(&path)
+                    .map_err(|e| Error::io("creating", &path, e))?;
+                builder = Some((TableBuilder::new(file, &path, opts), number));
+            }
+            if let Some((b, _)) = builder.as_mut() {
+                b.add(ikey, merge.value())?;
+            }
+        }
+        merge.advance()?;
+    }
+    if let Some((b, number)) = builder.take() {
+        out.outputs.push(finish(b, number, task.output_level)?);
+    }
+    if !out.outputs.is_empty() {
+        fs.sync_dir(dir)
+            .map_err(|e| Error::io("syncing directory", dir, e))?;
+    }
+    out.bytes_written = out.outputs.iter().map(|f| f.size).sum();
+    Ok(out)
+}
+
+fn finish(b: TableBuilder, number: u64, level: usize) -> Result<NewFile> {
+    let info = b.finish()?;
+    Ok(NewFile {
+        level: level as u32,
+        number,
+        size: info.size,
+        file_crc: info.file_crc,
+        smallest_seq: info.props.smallest_seq,
+        largest_seq: info.props.largest_seq,
+        num_entries: info.props.num_entries,
+        smallest: info.smallest,
+        largest: info.largest,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stripe;
+
+    #[test]
+    fn stripes() {
+        let snaps = [10, 20];
+        assert_eq!(stripe(&snaps, 5), 0);
+        assert_eq!(stripe(&snaps, 10), 0);
+        assert_eq!(stripe(&snaps, 11), 1);
+        assert_eq!(stripe(&snaps, 25), 2);
+        assert_eq!(stripe(&[], 25), 0);
+    }
+}

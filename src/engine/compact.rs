@@ -1,0 +1,215 @@
+//! Scheduling and installing compactions, manual compaction, and write pressure.
+//!
+//! Compaction threads take tasks from the pure picker under the structure lock, marking
+//! their tables busy so that concurrent tasks never share one; they run without the lock and
+//! install with one manifest edit under it. Inputs leave the version at install and are
+//! deleted when the last reader (an iterator or a lookup in flight) drops them. The flush
+//! thread is separate, so flushes never wait behind a compaction.
+//!
+//! `compact_range` flushes, pauses automatic compactions, waits for running ones, and then
+//! compacts every level overlapping the range into the next, down to the deepest level
+//! holding data in it, rewriting even lone tables so that tombstones can be dropped.
+
+use std::collections::HashSet;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use super::flush::table_options;
+use super::{lock, Engine, State};
+use crate::compaction::picker::{self, PickerOptions, Task};
+use crate::compaction::run;
+use crate::error::Result;
+use crate::key::user_key;
+use crate::manifest::FileMeta;
+use crate::stats::Counters;
+
+/// Write pressure, refreshed whenever the version changes.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Pressure {
+    pub l0_files: usize,
+    pub pending_bytes: u64,
+}
+
+impl Engine {
+    pub(crate) fn picker_options(&self) -> PickerOptions {
+        PickerOptions {
+            max_levels: self.opts.max_levels,
+            level0_compaction_trigger: self.opts.level0_compaction_trigger,
+            base_level_size: self.opts.base_level_size,
+            level_size_multiplier: self.opts.level_size_multiplier as u64,
+        }
+    }
+
+    /// Recomputes write pressure from the live version (call under the state lock after
+    /// every version change).
+    pub(crate) fn refresh_pressure(&self, st: &mut State) {
+        let v = st.versions.current();
+        st.pressure = Pressure {
+            l0_files: v.levels.first().map_or(0, Vec::len),
+            pending_bytes: picker::pending_bytes(&v, &self.picker_options()),
+        };
+    }
+
+    /// Live snapshot sequence numbers, ascending.
+    fn snapshot_seqs(&self) -> Vec<u64> {
+        lock(&self.snapshots).keys().copied().collect()
+    }
+
+    /// Body of a compaction thread.
+    pub fn compaction_loop(&self) {
+        let po = self.picker_options();
+        loop {
+            let task = {
+                let mut st = lock(&self.state);
+                loop {
+                    if st.shutting_down {
+                        return;
+                    }
+                    if self.poison.get().is_none() && !st.manual {
+                        if let Some(t) = picker::pick(&st.versions.current(), &po, &st.busy) {
+                            st.busy.extend(t.file_numbers());
+                            st.running += 1;
+                            break t;
+                        }
+                    }
+                    st = self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                }
+            };
+            let r = self.run_task(&task);
+            {
+                let mut st = lock(&self.state);
+                for n in task.file_numbers() {
+                    st.busy.remove(&n);
+                }
+                st.running -= 1;
+            }
+            self.bg_cv.notify_all();
+            if let Err(e) = r {
+                self.set_poison(&e);
+            }
+        }
+    }
+
+    /// Runs one task and installs its result.
+    pub(crate) fn run_task(&self, task: &Task) -> Result<()> {
+        let removed: Vec<(u32, u64)> = task
+            .inputs
+            .iter()
+            .chain(&task.next_inputs)
+            .map(|f| (f.level, f.number))
+            .collect();
+        if task.trivial_move {
+            let f = &task.inputs[0];
+            let moved = Arc::new(FileMeta {
+                number: f.number,
+                level: task.output_level as u32,
+                size: f.size,
+                file_crc: f.file_crc,
+                smallest: f.smallest.clone(),
+                largest: f.largest.clone(),
+                smallest_seq: f.smallest_seq,
+                largest_seq: f.largest_seq,
+                num_entries: f.num_entries,
+                table: f.table.clone(),
+            });
+            let mut st = lock(&self.state);
+            st.versions.log_and_apply(vec![moved], removed, None, 0)?;
+            self.refresh_pressure(&mut st);
+            self.install_sv(&st);
+            drop(st);
+            Counters::add(&self.counters.compactions, 1);
+            Counters::add(&self.counters.trivial_moves, 1);
+            return Ok(());
+        }
+        let snapshots = self.snapshot_seqs();
+        let outcome = run::run(
+            task,
+            &self.fs,
+            &self.dir,
+            table_options(&self.opts),
+            self.opts.target_file_size,
+            &snapshots,
+            &mut || lock(&self.state).versions.new_file_number(),
+        )?;
+        let opener = lock(&self.state).versions.table_opener();
+        let metas = outcome
+            .outputs
+            .iter()
+            .map(|nf| opener.open(nf))
+            .collect::<Result<Vec<_>>>()?;
+        let mut st = lock(&self.state);
+        st.versions.log_and_apply(metas, removed, None, 0)?;
+        self.refresh_pressure(&mut st);
+        self.install_sv(&st);
+        drop(st);
+        for f in task.inputs.iter().chain(&task.next_inputs) {
+            f.table.mark_obsolete(self.fs.clone());
+        }
+        let c = &self.counters;
+        Counters::add(&c.compactions, 1);
+        Counters::add(&c.compaction_bytes_read, outcome.bytes_read);
+        Counters::add(&c.compaction_bytes_written, outcome.bytes_written);
+        Counters::add(&c.table_bytes_written, outcome.bytes_written);
+        Ok(())
+    }
+
+    /// Compacts every level overlapping `[lo, hi]` down to the deepest level holding data in
+    /// the range.
+    pub fn compact_range(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Result<()> {
+        self.flush()?;
+        {
+            let mut st = lock(&self.state);
+            st.manual = true;
+            while st.running > 0 && !st.shutting_down {
+                st = self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner());
+            }
+        }
+        let r = self.compact_range_paused(&lo, &hi);
+        lock(&self.state).manual = false;
+        self.bg_cv.notify_all();
+        r
+    }
+
+    fn compact_range_paused(&self, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Result<()> {
+        let in_range = |f: &Arc<FileMeta>| {
+            let (s, l) = (user_key(&f.smallest), user_key(&f.largest));
+            let above = match lo {
+                Bound::Included(k) => l >= k.as_slice(),
+                Bound::Excluded(k) => l > k.as_slice(),
+                Bound::Unbounded => true,
+            };
+            let below = match hi {
+                Bound::Included(k) => s <= k.as_slice(),
+                Bound::Excluded(k) => s < k.as_slice(),
+                Bound::Unbounded => true,
+            };
+            above && below
+        };
+        let v = lock(&self.state).versions.current();
+        let deepest = v
+            .levels
+            .iter()
+            .rposition(|files| files.iter().any(in_range))
+            .unwrap_or(0);
+        let last_output = deepest.max(1).min(v.levels.len().saturating_sub(1));
+        for level in 0..last_output {
+            self.check_writable()?;
+            let v = lock(&self.state).versions.current();
+            // L0 tables overlap one another: all of them go down together.
+            let inputs: Vec<Arc<FileMeta>> = if level == 0 {
+                v.levels[0].clone()
+            } else {
+                v.levels[level]
+                    .iter()
+                    .filter(|f| in_range(f))
+                    .cloned()
+                    .collect()
+            };
+            if let Some(mut task) = picker::task_for(&v, level, inputs, &HashSet::new(), 0.0) {
+                task.trivial_move = false;
+                self.run_task(&task)?;
+            }
+        }
+        Ok(())
+    }
+}
