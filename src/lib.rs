@@ -17,9 +17,11 @@
 //! ## What it is
 //!
 //! - Writes go to a write-ahead log (CRC32C-framed, group-committed: concurrent writers
-//!   share one append and at most one fsync) and then to an in-memory skiplist. Full
-//!   memtables are flushed in the background to immutable sorted tables (blocks with prefix
-//!   compression, bloom filters, LZ4/Snappy/Zstd compression), recorded in a manifest.
+//!   share one append and fsyncs) and then to an in-memory skiplist. Full memtables are
+//!   flushed in the background to immutable sorted tables (blocks with prefix compression,
+//!   bloom filters, LZ4/Snappy/Zstd compression), recorded in a manifest, and compacted in
+//!   levels L0..L6 by background threads, with writers slowed and then stopped when
+//!   compaction falls behind.
 //! - Every acknowledged write survives a process crash; writes with `sync: true` (or before
 //!   a successful `db.sync()`, or under `SyncMode::Always`) survive power loss. After any
 //!   crash the store holds a prefix of the acknowledged writes.
@@ -29,8 +31,8 @@
 //!
 //! ## What it is not (yet)
 //!
-//! Tables are not compacted yet: they accumulate in level 0. The value log, block cache and
-//! transactions are planned. One process owns a directory at a time.
+//! The value log (key-value separation) and transactions are planned. One process owns a
+//! directory at a time.
 //!
 //! ## Limits
 //!

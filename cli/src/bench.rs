@@ -5,7 +5,8 @@
 //! `fillseq` is run untimed first when there is none).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -133,12 +134,62 @@ fn progress(name: &str, total: u64) -> ProgressBar {
 }
 
 /// Runs `op(i)` for i in 0..n across threads, timing each call.
-fn timed<F>(name: &str, n: u64, threads: usize, op: F) -> Result<(f64, Histogram), Failure>
+/// What a timed run measured.
+struct Timing {
+    secs: f64,
+    hist: Histogram,
+    /// Ops/s of each tenth of the run, in order (to see whether throughput holds up).
+    deciles: Vec<f64>,
+}
+
+/// Records when the shared count of finished operations crosses each tenth of `n`.
+struct Deciles {
+    done: AtomicU64,
+    marks: Mutex<Vec<f64>>,
+    n: u64,
+    start: Instant,
+}
+
+impl Deciles {
+    fn add(&self, k: u64) {
+        let before = self.done.fetch_add(k, Ordering::Relaxed);
+        let step = (self.n / 10).max(1);
+        if (before + k) / step > before / step {
+            let t = self.start.elapsed().as_secs_f64();
+            let mut m = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+            for _ in before / step..((before + k) / step).min(10) {
+                m.push(t);
+            }
+        }
+    }
+
+    fn rates(&self) -> Vec<f64> {
+        let m = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+        let step = (self.n / 10).max(1) as f64;
+        let mut prev = 0.0;
+        m.iter()
+            .map(|&t| {
+                let r = step / (t - prev).max(1e-9);
+                prev = t;
+                r
+            })
+            .collect()
+    }
+}
+
+fn timed<F>(name: &str, n: u64, threads: usize, op: F) -> Result<Timing, Failure>
 where
     F: Fn(u64) -> stratakv::Result<()> + Send + Sync,
 {
     let pb = progress(name, n);
     let start = Instant::now();
+    let deciles = Deciles {
+        done: AtomicU64::new(0),
+        marks: Mutex::new(Vec::with_capacity(10)),
+        n,
+        start,
+    };
+    let dec = &deciles;
     let op = &op;
     let pb_ref = &pb;
     let results: Vec<Result<Histogram, stratakv::Error>> = std::thread::scope(|s| {
@@ -156,10 +207,12 @@ where
                         since += 1;
                         if since == 1024 {
                             pb_ref.inc(since);
+                            dec.add(since);
                             since = 0;
                         }
                     }
                     pb_ref.inc(since);
+                    dec.add(since);
                     Ok(h)
                 })
             })
@@ -175,7 +228,21 @@ where
     for r in results {
         all.merge(&r?);
     }
-    Ok((secs, all))
+    Ok(Timing {
+        secs,
+        hist: all,
+        deciles: deciles.rates(),
+    })
+}
+
+/// "first 10% X/s, slowest 10% Y/s" for long runs.
+fn decile_note(d: &[f64]) -> String {
+    match (d.first(), d.iter().copied().reduce(f64::min)) {
+        (Some(first), Some(min)) if d.len() == 10 => {
+            format!(", first 10% {first:.0}/s, slowest 10% {min:.0}/s")
+        }
+        _ => String::new(),
+    }
 }
 
 fn fill(ctx: &mut Ctx, name: &str, random: bool, fresh: bool) -> Result<Row, Failure> {
@@ -192,7 +259,7 @@ fn fill(ctx: &mut Ctx, name: &str, random: bool, fresh: bool) -> Result<Row, Fai
     };
     let before = db.stats();
     let keyf = |i: u64| ctx.key(i);
-    let (secs, hist) = timed(name, n, ctx.args.threads, |i| {
+    let t = timed(name, n, ctx.args.threads, |i| {
         let k = match &order {
             Some(o) => o[i as usize],
             None => i,
@@ -204,19 +271,21 @@ fn fill(ctx: &mut Ctx, name: &str, random: bool, fresh: bool) -> Result<Row, Fai
     let user = s.user_bytes_written - before.user_bytes_written;
     let disk = s.disk_bytes_written - before.disk_bytes_written;
     let note = format!(
-        "write-amp {:.2}, {} groups, {} fsyncs, {} stalls",
+        "write-amp {:.2}, {} groups, {} fsyncs, {} stops, {} slowdowns{}",
         disk as f64 / user.max(1) as f64,
         s.write_groups - before.write_groups,
         s.wal_syncs - before.wal_syncs,
-        s.write_stalls - before.write_stalls
+        s.write_stalls - before.write_stalls,
+        s.write_slowdowns - before.write_slowdowns,
+        decile_note(&t.deciles)
     );
     ctx.db = Some(db);
     Ok(Row {
         name: name.into(),
         ops: n,
-        secs,
+        secs: t.secs,
         bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
-        hist,
+        hist: t.hist,
         note,
     })
 }
@@ -237,7 +306,7 @@ fn read_random(ctx: &mut Ctx, name: &str, missing: bool) -> Result<Row, Failure>
     let keys: Vec<u64> = (0..n).map(|_| splitmix(&mut s) % n).collect();
     let found = std::sync::atomic::AtomicU64::new(0);
     let keyf = |i: u64| ctx.key(i);
-    let (secs, hist) = timed(name, n, ctx.args.threads, |i| {
+    let t = timed(name, n, ctx.args.threads, |i| {
         let mut k = keyf(keys[i as usize]);
         if missing {
             k.push(b'.');
@@ -250,9 +319,9 @@ fn read_random(ctx: &mut Ctx, name: &str, missing: bool) -> Result<Row, Failure>
     Ok(Row {
         name: name.into(),
         ops: n,
-        secs,
+        secs: t.secs,
         bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
-        hist,
+        hist: t.hist,
         note: format!("{} of {} found", found.into_inner(), n),
     })
 }
@@ -393,9 +462,10 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
     if let Some(db) = ctx.db.take() {
         let s = db.stats();
         println!(
-            "\nfinal: {} L0 tables, {} flushes, write amplification {:.2}, bloom {} checks / {} useful, block cache {} hits / {} misses",
-            s.levels.first().map_or(0, |l| l.tables),
+            "\nfinal: tables per level {:?}, {} flushes, {} compactions, write amplification {:.2}, bloom {} checks / {} useful, block cache {} hits / {} misses",
+            s.levels.iter().map(|l| l.tables).collect::<Vec<_>>(),
             s.flushes,
+            s.compactions,
             s.write_amplification,
             s.bloom_checks,
             s.bloom_useful,

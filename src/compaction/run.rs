@@ -7,6 +7,9 @@
 //! nothing any reader needs and is dropped too. Iterators pin the tables they read, so they
 //! need no stripe: input files are deleted only when the last reader releases them.
 //!
+//! Inputs are read around the block cache (a compaction reads each block once; caching
+//! them would evict what readers use), with every checksum verified.
+//!
 //! Outputs are cut at `target_file_size`, but never between two versions of one user key,
 //! so user-key ranges of one level never share a key. The task is installed by one manifest
 //! edit (outputs added, inputs removed) after every output is synced and the directory too
@@ -65,7 +68,7 @@ pub fn run(
         .inputs
         .iter()
         .chain(&task.next_inputs)
-        .map(|f| Box::new(f.table.iter()) as Box<dyn InternalIterator>)
+        .map(|f| Box::new(f.table.iter_verified()) as Box<dyn InternalIterator>)
         .collect();
     out.bytes_read = task.input_bytes();
     let mut merge = MergingIter::new(children, Direction::Forward);

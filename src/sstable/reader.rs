@@ -227,7 +227,9 @@ impl Table {
         }
     }
 
-    /// An iterator that always verifies checksums (for `verify()`).
+    /// An iterator that reads every block from the file and checks its checksum, without
+    /// touching the block cache: for compaction (whose one-time reads would evict what
+    /// readers use) and verification.
     pub fn iter_verified(self: &Arc<Self>) -> TableIter {
         let mut it = self.iter();
         it.verify_uncached = true;
