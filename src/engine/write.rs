@@ -234,10 +234,15 @@ impl Engine {
                 continue;
             }
             // Slow down: pay for the bytes at a rate that falls as the stop trigger nears.
+            // Frozen memtables count too once at least three may wait and all but one do
+            // (as RocksDB: with fewer, a flush in progress is the normal state).
+            let imm_pressure =
+                o.max_immutable_memtables >= 3 && st.imms.len() + 1 >= o.max_immutable_memtables;
             if !force
                 && !delayed
                 && (p.l0_files >= o.level0_slowdown_trigger
-                    || p.pending_bytes >= o.pending_compaction_bytes_slowdown)
+                    || p.pending_bytes >= o.pending_compaction_bytes_slowdown
+                    || imm_pressure)
             {
                 delayed = true;
                 let span = (o.level0_stop_trigger - o.level0_slowdown_trigger).max(1) as f64;
