@@ -14,6 +14,7 @@ use crate::fs::FileLock;
 use crate::iter::db_iter::Iter;
 use crate::options::{Options, SyncMode, WriteOptions};
 use crate::stats::Stats;
+use crate::txn::{Transaction, TxnOptions};
 
 /// An open database. Cheap to clone; clones share one engine, which shuts down when the
 /// last handle is dropped (or at [`Db::close`]).
@@ -67,7 +68,7 @@ fn to_owned_bound<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Vec<u8>> {
 }
 
 /// The smallest key greater than every key starting with `prefix`, if any.
-fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
+pub(crate) fn prefix_end(prefix: &[u8]) -> Bound<Vec<u8>> {
     let mut end = prefix.to_vec();
     while let Some(last) = end.pop() {
         if last < 0xff {
@@ -320,6 +321,66 @@ impl Db {
             to_owned_bound(range.start_bound()),
             to_owned_bound(range.end_bound()),
         )
+    }
+
+    /// Begins an optimistic, serializable transaction (conflict detection per
+    /// `Options::txn_detect_conflicts`).
+    pub fn transaction(&self) -> Transaction {
+        self.transaction_with(TxnOptions {
+            detect_conflicts: self.engine().opts.txn_detect_conflicts,
+            sync: false,
+        })
+    }
+
+    /// Begins a transaction with explicit options.
+    pub fn transaction_with(&self, opts: TxnOptions) -> Transaction {
+        Transaction::begin(self.inner.engine.clone(), opts, false)
+    }
+
+    /// Begins a read-only transaction: a consistent view that never conflicts; writes
+    /// through it are refused.
+    pub fn read_transaction(&self) -> Transaction {
+        Transaction::begin(
+            self.inner.engine.clone(),
+            TxnOptions {
+                detect_conflicts: false,
+                sync: false,
+            },
+            true,
+        )
+    }
+
+    /// Runs `f` in a transaction and commits it, retrying the whole closure on a conflict
+    /// (with a randomized backoff doubling from 50 us to at most 10 ms) up to 10,000 times.
+    /// Returns what `f` returned.
+    ///
+    /// # Errors
+    ///
+    /// `f`'s own error (the transaction is rolled back, not retried); the last conflict
+    /// after 10,000 attempts; otherwise as [`Transaction::commit`].
+    pub fn update<T>(&self, mut f: impl FnMut(&mut Transaction) -> Result<T>) -> Result<T> {
+        const ATTEMPTS_MAX: u32 = 10_000;
+        let mut backoff = std::time::Duration::from_micros(50);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut tx = self.transaction();
+            let out = f(&mut tx)?;
+            match tx.commit() {
+                Ok(()) => return Ok(out),
+                Err(e) if e.is_conflict() && attempt < ATTEMPTS_MAX => {
+                    let jitter = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.subsec_nanos()) as u64;
+                    let us = backoff.as_micros() as u64;
+                    std::thread::sleep(std::time::Duration::from_micros(
+                        us / 2 + jitter % us.max(1),
+                    ));
+                    backoff = (backoff * 2).min(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// Makes every acknowledged write durable (survives power loss).

@@ -31,7 +31,9 @@
 //!
 //! ## What it is not (yet)
 //!
-//! The value log (key-value separation) and transactions are planned. One process owns a
+//! - Optimistic, serializable transactions ([`Db::transaction`], [`Db::update`]).
+//!
+//! The value log (key-value separation) is planned. One process owns a
 //! directory at a time.
 //!
 //! ## Limits
@@ -58,6 +60,7 @@ pub mod memtable;
 pub mod options;
 pub mod sstable;
 mod stats;
+pub mod txn;
 pub mod wal;
 
 pub use batch::WriteBatch;
@@ -67,3 +70,4 @@ pub use error::{Error, Result};
 pub use iter::db_iter::Iter;
 pub use options::{Compression, Options, SyncMode, WriteOptions};
 pub use stats::{LevelStats, RecoveryStats, Stats};
+pub use txn::{Transaction, TxnIter, TxnOptions};

@@ -102,6 +102,12 @@ pub struct Options {
     /// Write rate allowed while slowed, in bytes per second, lowered further as the stop
     /// trigger nears (default 16 MiB/s).
     pub slowdown_write_rate: u64,
+    /// Transactions validate their reads at commit (serializable; default true). Off:
+    /// snapshot isolation, never a conflict, write skew possible.
+    pub txn_detect_conflicts: bool,
+    /// Largest transaction, in bytes of pending keys and values (default 64 MiB); past it a
+    /// write fails and the transaction cannot commit.
+    pub txn_max_bytes: usize,
     /// Background threads: one always flushes; the others (at least one) compact
     /// (default 2).
     pub background_threads: usize,
@@ -138,6 +144,8 @@ impl Default for Options {
             pending_compaction_bytes_slowdown: 64 << 30,
             pending_compaction_bytes_stop: 256 << 30,
             slowdown_write_rate: 16 << 20,
+            txn_detect_conflicts: true,
+            txn_max_bytes: 64 << 20,
             background_threads: 2,
             vlog_gc_discard_ratio: 0.5,
             fs: default_fs(),
@@ -171,6 +179,8 @@ impl PartialEq for Options {
             && self.pending_compaction_bytes_slowdown == o.pending_compaction_bytes_slowdown
             && self.pending_compaction_bytes_stop == o.pending_compaction_bytes_stop
             && self.slowdown_write_rate == o.slowdown_write_rate
+            && self.txn_detect_conflicts == o.txn_detect_conflicts
+            && self.txn_max_bytes == o.txn_max_bytes
             && self.background_threads == o.background_threads
             && self.vlog_gc_discard_ratio == o.vlog_gc_discard_ratio
     }
@@ -269,6 +279,8 @@ impl Options {
                 self.pending_compaction_bytes_stop = size(key, v)? as u64
             }
             "slowdown_write_rate" => self.slowdown_write_rate = size(key, v)? as u64,
+            "txn_detect_conflicts" => self.txn_detect_conflicts = boolean(key, v)?,
+            "txn_max_bytes" => self.txn_max_bytes = size(key, v)?,
             "background_threads" => self.background_threads = size(key, v)?,
             "vlog_gc_discard_ratio" => {
                 self.vlog_gc_discard_ratio = match v {
@@ -352,6 +364,9 @@ impl Options {
         }
         if self.slowdown_write_rate < 1 << 10 {
             return bad("slowdown_write_rate", "must be at least 1 KiB/s");
+        }
+        if self.txn_max_bytes < 1024 {
+            return bad("txn_max_bytes", "must be at least 1 KiB");
         }
         if !(1..=64).contains(&self.background_threads) {
             return bad("background_threads", "must be 1 to 64");

@@ -125,6 +125,10 @@ pub struct Stats {
     pub write_amplification: f64,
     /// Point reads served.
     pub gets: u64,
+    /// Transactions committed with writes.
+    pub txn_commits: u64,
+    /// Transaction commits rejected with a conflict.
+    pub txn_conflicts: u64,
     /// The last visible sequence number.
     pub sequence: u64,
     /// What the last open recovered.
@@ -163,7 +167,7 @@ impl fmt::Display for Stats {
                 l.keys
             )?;
         }
-        let rows: [(&str, String); 19] = [
+        let rows: [(&str, String); 20] = [
             (
                 "memtable",
                 format!(
@@ -200,6 +204,13 @@ impl fmt::Display for Stats {
             ("write groups", self.write_groups.to_string()),
             ("wal syncs", self.wal_syncs.to_string()),
             ("gets", self.gets.to_string()),
+            (
+                "transactions",
+                format!(
+                    "{} committed, {} conflicts",
+                    self.txn_commits, self.txn_conflicts
+                ),
+            ),
             ("flushes", self.flushes.to_string()),
             (
                 "compactions",

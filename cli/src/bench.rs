@@ -2,7 +2,8 @@
 //!
 //! Workloads: `fillseq` and `fillrandom` (each into a fresh database), `overwrite`,
 //! `readrandom`, `readmissing` and `readseq` (on the database the last fill made; a
-//! `fillseq` is run untimed first when there is none).
+//! `fillseq` is run untimed first when there is none), and `txnrmw` / `txncontended`:
+//! read-modify-write transactions over all keys, or over 8 hot keys (with abort rates).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -326,6 +327,45 @@ fn read_random(ctx: &mut Ctx, name: &str, missing: bool) -> Result<Row, Failure>
     })
 }
 
+/// Read-modify-write transactions through `db.update`: `hot` = 0 spreads them over every
+/// key (uncontended); otherwise they hit `hot` keys (contended), and aborts are reported.
+fn txn_rmw(ctx: &mut Ctx, name: &str, hot: u64) -> Result<Row, Failure> {
+    ensure_db(ctx)?;
+    let db = ctx.db.clone().ok_or_else(|| crate::usage("no database"))?;
+    let n = ctx.args.num;
+    let before = db.stats();
+    let keyf = |i: u64| ctx.key(i);
+    let t = timed(name, n, ctx.args.threads, |i| {
+        // Hashed, so that threads (which take interleaved indexes) share the hot keys.
+        let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8;
+        let k = if hot == 0 { keyf(h % n) } else { keyf(h % hot) };
+        db.update(|tx| {
+            let v = tx.get(&k)?;
+            let next = v.map_or(0, |v| v.len() as u64) + 1;
+            tx.put(&k, next.to_le_bytes())
+        })
+    })?;
+    let s = db.stats();
+    let commits = s.txn_commits - before.txn_commits;
+    let conflicts = s.txn_conflicts - before.txn_conflicts;
+    Ok(Row {
+        name: name.into(),
+        ops: n,
+        secs: t.secs,
+        bytes: n * (ctx.args.key_size + 8) as u64,
+        hist: t.hist,
+        note: format!(
+            "{commits} commits, {conflicts} conflicts ({:.1}% of attempts aborted){}",
+            100.0 * conflicts as f64 / (commits + conflicts).max(1) as f64,
+            if hot > 0 {
+                format!(", {hot} hot keys")
+            } else {
+                String::new()
+            }
+        ),
+    })
+}
+
 fn read_seq(ctx: &mut Ctx) -> Result<Row, Failure> {
     ensure_db(ctx)?;
     let db = ctx.db.clone().ok_or_else(|| crate::usage("no database"))?;
@@ -428,9 +468,11 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
             "readrandom" => read_random(&mut ctx, w, false)?,
             "readmissing" => read_random(&mut ctx, w, true)?,
             "readseq" => read_seq(&mut ctx)?,
+            "txnrmw" => txn_rmw(&mut ctx, w, 0)?,
+            "txncontended" => txn_rmw(&mut ctx, w, 8)?,
             other => {
                 return Err(crate::usage(format!(
-                    "unknown workload {other:?} (fillseq, fillrandom, overwrite, readrandom, readmissing, readseq)"
+                    "unknown workload {other:?} (fillseq, fillrandom, overwrite, readrandom, readmissing, readseq, txnrmw, txncontended)"
                 )))
             }
         };

@@ -108,6 +108,7 @@ pub(crate) struct Engine {
     pub counters: Counters,
     pub recovery: RecoveryStats,
     pub block_cache: Option<Arc<crate::cache::BlockCache>>,
+    pub oracle: crate::txn::oracle::Oracle,
     /// Live snapshots: sequence number -> count.
     pub snapshots: Mutex<BTreeMap<u64, usize>>,
 }
@@ -270,6 +271,14 @@ impl Engine {
                 disk as f64 / user as f64
             },
             gets: Counters::get(&c.gets),
+            txn_commits: self
+                .oracle
+                .commits
+                .load(std::sync::atomic::Ordering::Relaxed),
+            txn_conflicts: self
+                .oracle
+                .conflicts
+                .load(std::sync::atomic::Ordering::Relaxed),
             sequence: self.visible(),
             recovery: self.recovery.clone(),
             ..Stats::default()

@@ -233,6 +233,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         counters: Counters::default(),
         recovery: rec,
         block_cache,
+        oracle: Default::default(),
         snapshots: Mutex::new(BTreeMap::new()),
         opts,
     };

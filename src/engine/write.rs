@@ -9,7 +9,7 @@
 //! A failed WAL write or sync poisons the write path: that group and every later write get
 //! an error until the store is reopened; nothing is reported durable that was not.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -40,6 +40,8 @@ pub(crate) enum Request {
 pub(crate) struct Slot {
     req: Request,
     result: Mutex<Option<Result<()>>>,
+    /// Sequence number of the batch's last record, set by the leader.
+    last_seq: AtomicU64,
 }
 
 /// Calls `f(kind, key, value)` for each record of an encoded batch made by this process.
@@ -68,25 +70,37 @@ fn for_each_record(records: &[u8], mut f: impl FnMut(Kind, &[u8], &[u8])) {
 impl Engine {
     /// Applies a validated batch atomically.
     pub fn write(&self, batch: WriteBatch, sync: bool) -> Result<()> {
+        self.write_seq(batch, sync).map(|_| ())
+    }
+
+    /// As [`Engine::write`], returning the sequence number of the batch's last record (the
+    /// visible sequence number when the batch is empty).
+    pub fn write_seq(&self, batch: WriteBatch, sync: bool) -> Result<u64> {
         self.check_writable()?;
         batch.validate()?;
         if batch.is_empty() {
-            return Ok(());
+            return Ok(self.visible());
         }
-        self.submit(Request::Write { batch, sync })
+        let slot = self.new_slot(Request::Write { batch, sync });
+        self.submit(slot.clone())?;
+        Ok(slot.last_seq.load(Ordering::Acquire))
+    }
+
+    fn new_slot(&self, req: Request) -> Arc<Slot> {
+        Arc::new(Slot {
+            req,
+            result: Mutex::new(None),
+            last_seq: AtomicU64::new(0),
+        })
     }
 
     /// Freezes the active memtable (through the queue, so it is ordered with writes).
     pub fn freeze(&self) -> Result<()> {
         self.check_writable()?;
-        self.submit(Request::Freeze)
+        self.submit(self.new_slot(Request::Freeze))
     }
 
-    fn submit(&self, req: Request) -> Result<()> {
-        let slot = Arc::new(Slot {
-            req,
-            result: Mutex::new(None),
-        });
+    fn submit(&self, slot: Arc<Slot>) -> Result<()> {
         let mut q = lock(&self.queue);
         q.push_back(slot.clone());
         loop {
@@ -187,11 +201,12 @@ impl Engine {
             self.durable.written.fetch_add(wal_bytes, Ordering::Relaxed) + wal_bytes
         };
         let mut seq = first;
-        for b in &batches {
+        for (b, s) in batches.iter().zip(group) {
             for_each_record(b.records(), |kind, key, value| {
                 mem.add(seq, kind, key, value);
                 seq += 1;
             });
+            s.last_seq.store(seq - 1, Ordering::Release);
         }
         debug_assert_eq!(seq, last + 1);
         self.last_seq.store(last, Ordering::Relaxed);
