@@ -131,18 +131,7 @@ pub fn run(
 }
 
 fn finish(b: TableBuilder, number: u64, level: usize) -> Result<NewFile> {
-    let info = b.finish()?;
-    Ok(NewFile {
-        level: level as u32,
-        number,
-        size: info.size,
-        file_crc: info.file_crc,
-        smallest_seq: info.props.smallest_seq,
-        largest_seq: info.props.largest_seq,
-        num_entries: info.props.num_entries,
-        smallest: info.smallest,
-        largest: info.largest,
-    })
+    Ok(NewFile::from_built(level as u32, number, b.finish()?))
 }
 
 #[cfg(test)]

@@ -99,19 +99,7 @@ impl Engine {
             .map(|f| (f.level, f.number))
             .collect();
         if task.trivial_move {
-            let f = &task.inputs[0];
-            let moved = Arc::new(FileMeta {
-                number: f.number,
-                level: task.output_level as u32,
-                size: f.size,
-                file_crc: f.file_crc,
-                smallest: f.smallest.clone(),
-                largest: f.largest.clone(),
-                smallest_seq: f.smallest_seq,
-                largest_seq: f.largest_seq,
-                num_entries: f.num_entries,
-                table: f.table.clone(),
-            });
+            let moved = Arc::new(task.inputs[0].at_level(task.output_level as u32));
             let mut st = lock(&self.state);
             st.versions.log_and_apply(vec![moved], removed, None, 0)?;
             self.refresh_pressure(&mut st);

@@ -51,17 +51,7 @@ pub(crate) fn write_table(
     let info = b.finish()?;
     fs.sync_dir(dir)
         .map_err(|e| Error::io("syncing directory", dir, e))?;
-    Ok(NewFile {
-        level,
-        number,
-        size: info.size,
-        file_crc: info.file_crc,
-        smallest_seq: info.props.smallest_seq,
-        largest_seq: info.props.largest_seq,
-        num_entries: info.props.num_entries,
-        smallest: info.smallest,
-        largest: info.largest,
-    })
+    Ok(NewFile::from_built(level, number, info))
 }
 
 impl Engine {

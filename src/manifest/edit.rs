@@ -39,6 +39,23 @@ pub struct NewFile {
     pub largest: Vec<u8>,
 }
 
+impl NewFile {
+    /// The manifest entry for a table just built.
+    pub fn from_built(level: u32, number: u64, info: crate::sstable::TableInfo) -> NewFile {
+        NewFile {
+            level,
+            number,
+            size: info.size,
+            file_crc: info.file_crc,
+            smallest_seq: info.props.smallest_seq,
+            largest_seq: info.props.largest_seq,
+            num_entries: info.props.num_entries,
+            smallest: info.smallest,
+            largest: info.largest,
+        }
+    }
+}
+
 /// One change to the set of live files and counters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct VersionEdit {

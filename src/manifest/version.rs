@@ -36,6 +36,22 @@ pub struct FileMeta {
 }
 
 impl FileMeta {
+    /// The same table recorded at another level (a trivial move).
+    pub fn at_level(&self, level: u32) -> FileMeta {
+        FileMeta {
+            number: self.number,
+            level,
+            size: self.size,
+            file_crc: self.file_crc,
+            smallest: self.smallest.clone(),
+            largest: self.largest.clone(),
+            smallest_seq: self.smallest_seq,
+            largest_seq: self.largest_seq,
+            num_entries: self.num_entries,
+            table: self.table.clone(),
+        }
+    }
+
     /// True when `uk` lies within the table's user-key range.
     pub fn may_contain_user_key(&self, uk: &[u8]) -> bool {
         uk >= user_key(&self.smallest) && uk <= user_key(&self.largest)
