@@ -383,6 +383,28 @@ impl Db {
         }
     }
 
+    /// Reads every live file and checks every checksum (CURRENT, the manifest, the WAL
+    /// segments, every table block and each table's whole-file CRC), and reports each
+    /// damaged file and offset. Damage is in the report, not an `Err`.
+    ///
+    /// # Errors
+    ///
+    /// `Io` when the directory cannot be listed; `Closed`.
+    pub fn verify(&self) -> Result<crate::inspect::VerifyReport> {
+        self.engine().verify()
+    }
+
+    /// Makes a consistent, openable copy of the database in `dir` (which must not exist)
+    /// while writes go on: hard links for tables, copies for the manifest and WAL. The copy
+    /// holds every write acknowledged before the call (and a prefix of those during it).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` when `dir` exists; `Io`; `Closed`.
+    pub fn checkpoint(&self, dir: impl AsRef<Path>) -> Result<()> {
+        self.engine().checkpoint(dir.as_ref())
+    }
+
     /// Makes every acknowledged write durable (survives power loss).
     ///
     /// # Errors

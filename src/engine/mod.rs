@@ -12,6 +12,7 @@
 mod compact;
 mod durable;
 mod flush;
+mod maintain;
 mod recovery;
 mod write;
 

@@ -56,6 +56,30 @@ fn current_line(number: u64) -> String {
     format!("{name} {:08x}\n", crc32c::crc32c(name.as_bytes()))
 }
 
+/// Points `<dir>/CURRENT` at `MANIFEST-<number>` atomically: write `CURRENT.tmp`, fsync it,
+/// rename it over `CURRENT`, fsync the directory. Returns the bytes written.
+///
+/// # Errors
+///
+/// An I/O error at any step; `CURRENT` then still names the previous manifest.
+pub fn install_current(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<u64> {
+    let tmp = current_tmp_path(dir);
+    let mut f = fs
+        .create(&tmp)
+        .map_err(|e| Error::io("creating", &tmp, e))?;
+    let line = current_line(number);
+    f.append(line.as_bytes())
+        .and_then(|()| f.sync())
+        .map_err(|e| Error::io("writing", &tmp, e))?;
+    drop(f);
+    let cur = current_path(dir);
+    fs.rename(&tmp, &cur)
+        .map_err(|e| Error::io("renaming", &cur, e))?;
+    fs.sync_dir(dir)
+        .map_err(|e| Error::io("syncing directory", dir, e))?;
+    Ok(line.len() as u64)
+}
+
 fn parse_current(path: &Path, data: &[u8]) -> Result<u64> {
     let bad = || Error::corruption(path, 0, "CURRENT is malformed");
     let s = std::str::from_utf8(data).map_err(|_| bad())?;
@@ -292,22 +316,9 @@ impl VersionSet {
         let snap = self.snapshot_edit().encode();
         w.add_record(RecordType::ManifestEdit, &snap)?;
         w.sync()?; // the file and its directory entry
-        let tmp = current_tmp_path(&self.dir);
         let fs = &self.fs;
-        let mut f = fs
-            .create(&tmp)
-            .map_err(|e| Error::io("creating", &tmp, e))?;
-        let line = current_line(number);
-        f.append(line.as_bytes())
-            .and_then(|()| f.sync())
-            .map_err(|e| Error::io("writing", &tmp, e))?;
-        drop(f);
-        let cur = current_path(&self.dir);
-        fs.rename(&tmp, &cur)
-            .map_err(|e| Error::io("renaming", &cur, e))?;
-        fs.sync_dir(&self.dir)
-            .map_err(|e| Error::io("syncing directory", &self.dir, e))?;
-        self.bytes_written += w.len() + line.len() as u64;
+        let line_len = install_current(&**fs, &self.dir, number)?;
+        self.bytes_written += w.len() + line_len;
         let old = self.manifest_number;
         self.manifest = Some(w);
         self.manifest_number = number;
