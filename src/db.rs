@@ -201,6 +201,68 @@ impl Db {
         self.write_with(b, opts)
     }
 
+    /// Stores a typed value (a one-byte type tag before the payload; see [`crate::value`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::put`].
+    pub fn put_value(&self, key: impl AsRef<[u8]>, value: &crate::Value) -> Result<()> {
+        self.put(key, value.encode())
+    }
+
+    /// Reads a typed value written by [`Db::put_value`].
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` when the stored bytes are not a typed value (e.g. written with
+    /// `put`); otherwise as [`Db::get`].
+    pub fn get_value(&self, key: impl AsRef<[u8]>) -> Result<Option<crate::Value>> {
+        self.get(key)?.map(|b| crate::Value::decode(&b)).transpose()
+    }
+
+    /// Reads a typed value as `T`; a value stored as another type is an error, never a
+    /// conversion.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` on a type mismatch; otherwise as [`Db::get_value`].
+    pub fn get_as<T: TryFrom<crate::Value, Error = Error>>(
+        &self,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<T>> {
+        self.get_value(key)?.map(T::try_from).transpose()
+    }
+
+    /// Stores any `Serialize` value (as JSON behind a type tag).
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` when serialization fails; otherwise as [`Db::put`].
+    #[cfg(feature = "serde")]
+    pub fn put_serde<T: serde::Serialize + ?Sized>(
+        &self,
+        key: impl AsRef<[u8]>,
+        value: &T,
+    ) -> Result<()> {
+        self.put(key, crate::value::encode_serde(value)?)
+    }
+
+    /// Reads a value stored by [`Db::put_serde`].
+    ///
+    /// # Errors
+    ///
+    /// `InvalidArgument` when the bytes are not a serde value of type `T`; otherwise as
+    /// [`Db::get`].
+    #[cfg(feature = "serde")]
+    pub fn get_serde<T: serde::de::DeserializeOwned>(
+        &self,
+        key: impl AsRef<[u8]>,
+    ) -> Result<Option<T>> {
+        self.get(key)?
+            .map(|b| crate::value::decode_serde(&b))
+            .transpose()
+    }
+
     /// Deletes `key` (a no-op when absent).
     ///
     /// # Errors

@@ -62,6 +62,7 @@ pub mod options;
 pub mod sstable;
 mod stats;
 pub mod txn;
+pub mod value;
 pub mod wal;
 
 pub use batch::WriteBatch;
@@ -73,3 +74,4 @@ pub use iter::db_iter::Iter;
 pub use options::{Compression, Options, SyncMode, WriteOptions};
 pub use stats::{LevelStats, RecoveryStats, Stats};
 pub use txn::{Transaction, TxnIter, TxnOptions};
+pub use value::Value;
