@@ -5,6 +5,7 @@
 mod bench;
 mod hist;
 mod print;
+mod tools;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,6 +84,76 @@ enum Command {
     },
     /// Run db_bench-style workloads and print a table of results.
     Bench(bench::BenchArgs),
+    /// Print the engine's figures.
+    Stats {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+        /// In the Prometheus text exposition format.
+        #[arg(long)]
+        prometheus: bool,
+    },
+    /// Print the live manifest: levels, tables, key and sequence ranges.
+    Manifest {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a table file: properties, blocks, filter, and optionally every entry.
+    Sst {
+        /// The .sst file.
+        file: PathBuf,
+        /// List every entry.
+        #[arg(long)]
+        entries: bool,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a WAL segment: records, batches, torn tail.
+    Wal {
+        /// The .wal file.
+        file: PathBuf,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every checksum of every live file (exit code 4 when damage is found).
+    Verify {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compact every level down.
+    Compact,
+    /// Write a consistent, openable copy of the database to DIR.
+    Checkpoint {
+        /// The new directory (must not exist).
+        dir: PathBuf,
+    },
+    /// Print every entry (or those under --prefix) as JSON lines or CSV.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: tools::Format,
+        /// Only keys starting with this prefix.
+        #[arg(long)]
+        prefix: Option<String>,
+        /// CSV fields as hex.
+        #[arg(long)]
+        hex: bool,
+    },
+    /// Load JSON lines or CSV records from FILE (all lines are checked before any is applied).
+    Import {
+        /// The file to read.
+        file: PathBuf,
+        /// Input format.
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: tools::Format,
+        /// CSV fields are hex.
+        #[arg(long)]
+        hex: bool,
+    },
 }
 
 /// An error with its exit code.
@@ -215,6 +286,48 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             db.close()?;
         }
         Command::Bench(args) => bench::run(args, cli.db.as_deref(), options(cli)?)?,
+        Command::Stats { json, prometheus } => {
+            let db = open(cli)?;
+            tools::stats(&db, *json, *prometheus)?;
+            db.close()?;
+        }
+        Command::Manifest { json } => tools::manifest(tools::db_dir(&cli.db)?, *json)?,
+        Command::Sst {
+            file,
+            entries,
+            json,
+        } => tools::sst(file, *entries, *json)?,
+        Command::Wal { file, json } => tools::wal(file, *json)?,
+        Command::Verify { json } => {
+            let db = open(cli)?;
+            let r = tools::verify(&db, *json);
+            db.close()?;
+            r?;
+        }
+        Command::Compact => {
+            let db = open(cli)?;
+            tools::compact(&db)?;
+            db.close()?;
+        }
+        Command::Checkpoint { dir } => {
+            let db = open(cli)?;
+            tools::checkpoint(&db, dir)?;
+            db.close()?;
+        }
+        Command::Export {
+            format,
+            prefix,
+            hex,
+        } => {
+            let db = open(cli)?;
+            tools::export(&db, *format, prefix.as_deref(), *hex)?;
+            db.close()?;
+        }
+        Command::Import { file, format, hex } => {
+            let db = open(cli)?;
+            tools::import(&db, file, *format, *hex)?;
+            db.close()?;
+        }
     }
     Ok(())
 }

@@ -87,3 +87,121 @@ fn bench_prints_a_table() {
     }
     assert!(s.contains("3000 of 3000 found"), "{s}");
 }
+
+fn run_in(db: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = bin().arg("--db").arg(db).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[test]
+fn inspection_and_maintenance_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    {
+        let d = stratakv::Db::open(&db).unwrap();
+        for i in 0..2_000u32 {
+            d.put(format!("key{i:05}"), format!("value,{i}")).unwrap();
+        }
+        d.flush().unwrap();
+        d.put(b"in-wal", b"1").unwrap();
+        d.close().unwrap();
+    }
+    let (code, out, _) = run_in(&db, &["stats", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(v["levels"].is_array());
+    let (_, out, _) = run_in(&db, &["stats", "--prometheus"]);
+    assert!(
+        out.contains("# TYPE stratakv_writes_total counter"),
+        "{out}"
+    );
+    let (_, out, _) = run_in(&db, &["stats"]);
+    assert!(out.contains("write amplification"));
+    let (code, out, _) = run_in(&db, &["compact"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out, _) = run_in(&db, &["manifest"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("L1: 1 tables") && out.contains("keys in-wal .. key01999"),
+        "{out}"
+    );
+    let sst = std::fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "sst"))
+        .unwrap();
+    let (code, out, _) = run_in(&db, &["sst", sst.to_str().unwrap(), "--entries"]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains("entries: 2001") && out.contains("key00042 @"),
+        "{out}"
+    );
+    let wal = std::fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "wal"))
+        .unwrap();
+    let (code, out, _) = run_in(&db, &["wal", wal.to_str().unwrap(), "--json"]);
+    assert_eq!(code, Some(0));
+    assert!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["records"].is_array());
+    let (code, out, _) = run_in(&db, &["verify"]);
+    assert_eq!(
+        (code, out.contains("no damage found")),
+        (Some(0), true),
+        "{out}"
+    );
+
+    // Export and import, JSON lines and CSV (with a comma inside values).
+    for format in ["jsonl", "csv"] {
+        let (code, out, _) = run_in(&db, &["export", "--format", format, "--prefix", "key0000"]);
+        assert_eq!(code, Some(0));
+        assert_eq!(out.lines().count(), 10);
+        let file = dir.path().join(format!("export.{format}"));
+        std::fs::write(&file, &out).unwrap();
+        let other = dir.path().join(format!("imported-{format}"));
+        let (code, out, err) = run_in(
+            &other,
+            &["import", file.to_str().unwrap(), "--format", format],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.contains("imported 10 records"));
+        let (_, out, _) = run_in(&other, &["get", "key00003"]);
+        assert_eq!(out, "value,3\n");
+    }
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "{\"key\": \"a\", \"value\": \"1\"}\nnot json\n").unwrap();
+    let fresh = dir.path().join("fresh");
+    assert_eq!(
+        run_in(&fresh, &["import", bad.to_str().unwrap()]).0,
+        Some(2)
+    );
+    assert_eq!(
+        run_in(&fresh, &["get", "a"]).0,
+        Some(1),
+        "a bad file applies nothing"
+    );
+
+    // Checkpoint, then damage a table: verify exits 4.
+    let cp = dir.path().join("cp");
+    assert_eq!(
+        run_in(&db, &["checkpoint", cp.to_str().unwrap()]).0,
+        Some(0)
+    );
+    assert_eq!(run_in(&cp, &["get", "in-wal"]).1, "1\n");
+    let mut bytes = std::fs::read(&sst).unwrap();
+    bytes[100] ^= 0x40;
+    std::fs::remove_file(&sst).unwrap(); // the checkpoint's hard link keeps its own copy
+    std::fs::write(&sst, bytes).unwrap();
+    let (code, out, _) = run_in(&db, &["verify"]);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(out.contains(sst.file_name().unwrap().to_str().unwrap()));
+    assert_eq!(
+        run_in(&cp, &["verify"]).0,
+        Some(0),
+        "the checkpoint is unaffected"
+    );
+}

@@ -125,6 +125,15 @@ impl VersionSet {
         }
     }
 
+    /// Parses the contents of a `CURRENT` file into the manifest number it names.
+    ///
+    /// # Errors
+    ///
+    /// `Corruption` naming `path` when it is malformed or its checksum fails.
+    pub fn parse_current_file(path: &Path, data: &[u8]) -> Result<u64> {
+        parse_current(path, data)
+    }
+
     /// Reads `CURRENT` and the manifest it names, and opens every live table.
     ///
     /// # Errors

@@ -161,6 +161,11 @@ impl Table {
             .is_some_and(|f| !f.may_contain_hash(hash))
     }
 
+    /// Bytes of the filter (0 when none).
+    pub fn filter_size(&self) -> usize {
+        self.filter.as_ref().map_or(0, Filter::size)
+    }
+
     /// True when the table has a filter.
     pub fn has_filter(&self) -> bool {
         self.filter.is_some()
