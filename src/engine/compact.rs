@@ -107,6 +107,11 @@ impl Engine {
             drop(st);
             Counters::add(&self.counters.compactions, 1);
             Counters::add(&self.counters.trivial_moves, 1);
+            tracing::debug!(
+                level = task.level,
+                table = task.inputs[0].number,
+                "table moved down without rewriting"
+            );
             return Ok(());
         }
         let snapshots = self.snapshot_seqs();
@@ -138,6 +143,16 @@ impl Engine {
         Counters::add(&c.compaction_bytes_read, outcome.bytes_read);
         Counters::add(&c.compaction_bytes_written, outcome.bytes_written);
         Counters::add(&c.table_bytes_written, outcome.bytes_written);
+        tracing::info!(
+            level = task.level,
+            output_level = task.output_level,
+            inputs = task.inputs.len() + task.next_inputs.len(),
+            outputs = outcome.outputs.len(),
+            bytes_read = outcome.bytes_read,
+            bytes_written = outcome.bytes_written,
+            dropped = outcome.dropped,
+            "compaction installed"
+        );
         Ok(())
     }
 

@@ -103,6 +103,12 @@ impl Engine {
         self.install_sv(&st);
         drop(st);
         Counters::add(&self.counters.flushes, 1);
+        tracing::info!(
+            wal = imm.wal_number(),
+            entries = imm.len(),
+            bytes = imm.approximate_bytes(),
+            "memtable flushed to level 0"
+        );
         self.bg_cv.notify_all();
         // The WAL segment is obsolete now that the manifest records the table.
         let _ = self.fs.remove_file(&wal_path(&self.dir, imm.wal_number()));

@@ -147,7 +147,9 @@ impl Engine {
 
     /// Stops the write path after a failure (RELIABILITY rule 4).
     pub fn set_poison(&self, e: &Error) {
-        let _ = self.poison.set(e.to_string());
+        if self.poison.set(e.to_string()).is_ok() {
+            tracing::error!(error = %e, "write path stopped until reopen");
+        }
         // Wake writers stalled on a flush so they see the error.
         self.bg_cv.notify_all();
     }

@@ -238,6 +238,15 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         opts,
     };
     Counters::add(&engine.counters.table_bytes_written, table_bytes);
+    tracing::info!(
+        dir = %dir.display(),
+        wal_files = engine.recovery.wal_files,
+        wal_records = engine.recovery.wal_records,
+        torn_tail_bytes = engine.recovery.torn_tail_bytes,
+        tables_written = engine.recovery.tables_written,
+        orphans_deleted = engine.recovery.orphans_deleted,
+        "database opened"
+    );
     {
         let mut st = super::lock(&engine.state);
         engine.refresh_pressure(&mut st);

@@ -244,6 +244,11 @@ impl Engine {
                 if stalled.is_none() {
                     stalled = Some(Instant::now());
                     Counters::add(&self.counters.write_stalls, 1);
+                    tracing::warn!(
+                        l0_files = p.l0_files,
+                        pending_bytes = p.pending_bytes,
+                        "writes stopped until compaction catches up"
+                    );
                 }
                 st = self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner());
                 continue;
