@@ -16,6 +16,8 @@ pub struct LogWriter {
     number: u64,
     dir_synced: bool,
     unsynced: bool,
+    /// The file's sync handle, made once (on the OS a duplicated descriptor).
+    handle: Option<std::sync::Arc<dyn FileSync>>,
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -50,6 +52,7 @@ impl LogWriter {
             number,
             dir_synced: false,
             unsynced: false,
+            handle: None,
         };
         w.add_record(RecordType::FileHeader, &file_header_payload(kind, number))?;
         Ok(w)
@@ -115,8 +118,11 @@ impl LogWriter {
             self.sync()?;
             return Ok(None);
         }
-        match self.file.sync_handle() {
-            Some(h) => Ok(Some(h)),
+        if self.handle.is_none() {
+            self.handle = self.file.sync_handle();
+        }
+        match &self.handle {
+            Some(h) => Ok(Some(h.clone())),
             None => {
                 self.sync()?;
                 Ok(None)
