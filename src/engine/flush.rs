@@ -82,11 +82,14 @@ impl Engine {
         let meta = if imm.is_empty() {
             None
         } else {
-            let number = lock(&self.state).versions.new_file_number();
+            let (number, opener) = {
+                let mut st = lock(&self.state);
+                (st.versions.new_file_number(), st.versions.table_opener())
+            };
             let nf = write_table(&self.fs, &self.dir, &self.opts, number, 0, &mut imm.iter())?;
             Counters::add(&self.counters.table_bytes_written, nf.size);
-            let st = lock(&self.state);
-            Some(st.versions.open_table(&nf)?)
+            // Opening reads the footer, index and filter: not under the structure lock.
+            Some(opener.open(&nf)?)
         };
         let mut st = lock(&self.state);
         // Writes from later memtables live in later WAL segments.
