@@ -68,10 +68,17 @@ impl Engine {
             }
             // Writers still queued to append would need the next fsync: let them append
             // first and share this one (as PostgreSQL's commit_delay). Bounded.
-            if yields < MAX_YIELDS_BEFORE_FSYNC && !lock(&self.queue).is_empty() {
-                yields += 1;
+            if yields < MAX_YIELDS_BEFORE_FSYNC {
+                // The queue is looked at without holding our state (lock order: queue
+                // before durable.state).
                 drop(st);
-                std::thread::yield_now();
+                let queued = !lock(&self.queue).is_empty();
+                if queued {
+                    yields += 1;
+                    std::thread::yield_now();
+                } else {
+                    yields = MAX_YIELDS_BEFORE_FSYNC;
+                }
                 st = lock(&d.state);
                 continue;
             }
