@@ -52,6 +52,16 @@ impl std::fmt::Debug for Iter {
     }
 }
 
+/// True when no key can lie between `lo` and `hi`.
+pub(crate) fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
+    match (lo, hi) {
+        (Bound::Included(l), Bound::Included(h)) => l > h,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
+        | (Bound::Excluded(l), Bound::Included(h)) => l >= h,
+        _ => false,
+    }
+}
+
 fn above_lower(lower: &Bound<Vec<u8>>, k: &[u8]) -> bool {
     match lower {
         Bound::Included(l) => k >= l.as_slice(),
@@ -75,12 +85,7 @@ impl Iter {
         lower: Bound<Vec<u8>>,
         upper: Bound<Vec<u8>>,
     ) -> Iter {
-        let empty = match (&lower, &upper) {
-            (Bound::Included(l), Bound::Included(u)) => l > u,
-            (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(u))
-            | (Bound::Excluded(l), Bound::Included(u)) => l >= u,
-            _ => false,
-        };
+        let empty = range_is_empty(&lower, &upper);
         Iter {
             factory,
             seq,

@@ -10,6 +10,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::ops::Bound;
 
+use crate::iter::db_iter::range_is_empty;
 use crate::sstable::filter::key_hash;
 
 /// A scanned key range.
@@ -67,15 +68,6 @@ impl WriteSet {
     /// True when empty.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
-    }
-}
-
-fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
-    match (lo, hi) {
-        (Bound::Included(l), Bound::Included(h)) => l > h,
-        (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
-        | (Bound::Excluded(l), Bound::Included(h)) => l >= h,
-        _ => false,
     }
 }
 

@@ -26,9 +26,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::batch::WriteBatch;
+use crate::db::to_owned_bound;
 use crate::engine::{check_key, Engine};
 use crate::error::{Error, Result};
-use crate::iter::db_iter::Iter;
+use crate::iter::db_iter::{range_is_empty, Iter};
 use crate::limits::VALUE_LEN_MAX_BYTES;
 use conflict::{ReadSet, WriteSet};
 
@@ -68,14 +69,6 @@ impl Drop for Transaction {
     fn drop(&mut self) {
         self.engine.oracle.end(self.read_seq);
         self.engine.release_snapshot(self.read_seq);
-    }
-}
-
-fn owned<K: AsRef<[u8]>>(b: Bound<&K>) -> Bound<Vec<u8>> {
-    match b {
-        Bound::Included(k) => Bound::Included(k.as_ref().to_vec()),
-        Bound::Excluded(k) => Bound::Excluded(k.as_ref().to_vec()),
-        Bound::Unbounded => Bound::Unbounded,
     }
 }
 
@@ -172,7 +165,10 @@ impl Transaction {
     /// Entries in `range` as of the transaction's start, merged with its own writes; the
     /// whole range joins the read set.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> TxnIter {
-        self.scan(owned(range.start_bound()), owned(range.end_bound()))
+        self.scan(
+            to_owned_bound(range.start_bound()),
+            to_owned_bound(range.end_bound()),
+        )
     }
 
     /// Entries whose keys start with `prefix`, merged with the transaction's own writes.
@@ -188,13 +184,7 @@ impl Transaction {
 
     fn scan(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> TxnIter {
         self.reads.borrow_mut().add_range(lo.clone(), hi.clone());
-        let empty = match (&lo, &hi) {
-            (Bound::Included(l), Bound::Included(h)) => l > h,
-            (Bound::Included(l) | Bound::Excluded(l), Bound::Excluded(h))
-            | (Bound::Excluded(l), Bound::Included(h)) => l >= h,
-            _ => false,
-        };
-        let pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = if empty {
+        let pending: Vec<(Vec<u8>, Option<Vec<u8>>)> = if range_is_empty(&lo, &hi) {
             Vec::new()
         } else {
             self.writes
