@@ -1,5 +1,5 @@
-//! Printing keys and values safely: UTF-8 text as is (control characters escaped), other
-//! bytes escaped as `\xNN`, or everything as hex with `--hex`.
+//! Printing keys and values safely: the library's `inspect::dump::show_bytes` (UTF-8 text
+//! as is, anything else escaped as `\xNN`), or everything as hex with `--hex`.
 
 use std::fmt::Write;
 
@@ -13,10 +13,7 @@ pub fn show(b: &[u8], hex: bool) -> String {
                 s
             });
     }
-    match std::str::from_utf8(b) {
-        Ok(s) if !s.chars().any(char::is_control) => s.to_string(),
-        _ => b.escape_ascii().to_string(),
-    }
+    stratakv::inspect::dump::show_bytes(b)
 }
 
 /// Parses hex (an even number of hex digits).

@@ -40,57 +40,42 @@ fn spinner(msg: &str) -> ProgressBar {
     pb
 }
 
+/// Prints a report as JSON or as its text form.
+fn emit<T: serde::Serialize + std::fmt::Display>(v: &T, as_json: bool) -> Result<(), Failure> {
+    if as_json {
+        json(v)
+    } else {
+        print!("{v}");
+        Ok(())
+    }
+}
+
 pub fn stats(db: &Db, as_json: bool, prometheus: bool) -> Result<(), Failure> {
     let s = db.stats();
     if prometheus {
         print!("{}", inspect::stats_prometheus(&s));
-    } else if as_json {
-        json(&s)?;
-    } else {
-        print!("{s}");
+        return Ok(());
     }
-    Ok(())
+    emit(&s, as_json)
 }
 
 pub fn manifest(dir: &Path, as_json: bool) -> Result<(), Failure> {
-    let m = inspect::dump_manifest(&OsFs::new(), dir)?;
-    if as_json {
-        json(&m)
-    } else {
-        print!("{m}");
-        Ok(())
-    }
+    emit(&inspect::dump_manifest(&OsFs::new(), dir)?, as_json)
 }
 
 pub fn sst(file: &Path, entries: bool, as_json: bool) -> Result<(), Failure> {
-    let d = inspect::dump_sst(&OsFs::new(), file, entries)?;
-    if as_json {
-        json(&d)
-    } else {
-        print!("{d}");
-        Ok(())
-    }
+    emit(&inspect::dump_sst(&OsFs::new(), file, entries)?, as_json)
 }
 
 pub fn wal(file: &Path, as_json: bool) -> Result<(), Failure> {
-    let d = inspect::dump_wal(&OsFs::new(), file)?;
-    if as_json {
-        json(&d)
-    } else {
-        print!("{d}");
-        Ok(())
-    }
+    emit(&inspect::dump_wal(&OsFs::new(), file)?, as_json)
 }
 
 pub fn verify(db: &Db, as_json: bool) -> Result<(), Failure> {
     let pb = spinner("verifying");
     let r = db.verify()?;
     pb.finish_and_clear();
-    if as_json {
-        json(&r)?;
-    } else {
-        print!("{r}");
-    }
+    emit(&r, as_json)?;
     if r.is_ok() {
         Ok(())
     } else {

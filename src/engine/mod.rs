@@ -237,7 +237,10 @@ impl Engine {
             })
             .collect();
         let c = &self.counters;
-        let manifest_bytes = lock(&self.state).versions.bytes_written;
+        let (manifest_bytes, pending_bytes) = {
+            let st = lock(&self.state);
+            (st.versions.bytes_written, st.pressure.pending_bytes)
+        };
         let wal_bytes = lock(&self.wal).as_ref().map_or(0, |w| w.len());
         let user = Counters::get(&c.user_bytes_written);
         let disk = Counters::get(&c.wal_bytes_written)
@@ -259,7 +262,7 @@ impl Engine {
             trivial_moves: Counters::get(&c.trivial_moves),
             compaction_bytes_read: Counters::get(&c.compaction_bytes_read),
             compaction_bytes_written: Counters::get(&c.compaction_bytes_written),
-            pending_compaction_bytes: lock(&self.state).pressure.pending_bytes,
+            pending_compaction_bytes: pending_bytes,
             write_stalls: Counters::get(&c.write_stalls),
             write_slowdowns: Counters::get(&c.write_slowdowns),
             write_stall_micros: Counters::get(&c.write_stall_micros),
