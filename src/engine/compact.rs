@@ -19,6 +19,7 @@ use super::{lock, Engine, State};
 use crate::compaction::picker::{self, PickerOptions, Task};
 use crate::compaction::run;
 use crate::error::Result;
+use crate::iter::db_iter::{above_lower, below_upper};
 use crate::key::user_key;
 use crate::manifest::FileMeta;
 use crate::stats::Counters;
@@ -174,19 +175,10 @@ impl Engine {
     }
 
     fn compact_range_paused(&self, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Result<()> {
+        // A table overlaps the range when its largest key is above the lower bound and its
+        // smallest below the upper one.
         let in_range = |f: &Arc<FileMeta>| {
-            let (s, l) = (user_key(&f.smallest), user_key(&f.largest));
-            let above = match lo {
-                Bound::Included(k) => l >= k.as_slice(),
-                Bound::Excluded(k) => l > k.as_slice(),
-                Bound::Unbounded => true,
-            };
-            let below = match hi {
-                Bound::Included(k) => s <= k.as_slice(),
-                Bound::Excluded(k) => s < k.as_slice(),
-                Bound::Unbounded => true,
-            };
-            above && below
+            above_lower(lo, user_key(&f.largest)) && below_upper(hi, user_key(&f.smallest))
         };
         let v = lock(&self.state).versions.current();
         let deepest = v

@@ -62,7 +62,7 @@ pub(crate) fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
     }
 }
 
-fn above_lower(lower: &Bound<Vec<u8>>, k: &[u8]) -> bool {
+pub(crate) fn above_lower(lower: &Bound<Vec<u8>>, k: &[u8]) -> bool {
     match lower {
         Bound::Included(l) => k >= l.as_slice(),
         Bound::Excluded(l) => k > l.as_slice(),
@@ -70,7 +70,7 @@ fn above_lower(lower: &Bound<Vec<u8>>, k: &[u8]) -> bool {
     }
 }
 
-fn below_upper(upper: &Bound<Vec<u8>>, k: &[u8]) -> bool {
+pub(crate) fn below_upper(upper: &Bound<Vec<u8>>, k: &[u8]) -> bool {
     match upper {
         Bound::Included(u) => k <= u.as_slice(),
         Bound::Excluded(u) => k < u.as_slice(),
