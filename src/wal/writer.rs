@@ -135,7 +135,7 @@ impl LogWriter {
         self.file.len()
     }
 
-    /// True when nothing but the header was written.
+    /// True when not even the header was written.
     pub fn is_empty(&self) -> bool {
         self.file.len() == 0
     }
