@@ -6,8 +6,13 @@
 //! ```text
 //! batch   = header record*
 //! header  = sequence: u64 LE (of the first record) | count: u32 LE     (12 bytes)
-//! record  = kind: u8 | key_len: varint | key | [value_len: varint | value]   (value for Put)
+//! record  = kind: u8 | key_len: varint | key | [value_len: varint | value]
+//!           (a value for Put, and for Pointer, whose value is a value-log handle)
 //! ```
+//!
+//! Callers only ever add Put and Delete records. The write path turns a Put whose value is
+//! at least `Options::value_threshold` long into a Pointer record after appending the value
+//! to the value log, so the WAL and the memtable hold the handle, not the value.
 //!
 //! Record `i` (0-based) gets sequence number `sequence + i`, so within a batch a later
 //! operation on a key wins. Kinds are the frozen tags of [`crate::key::Kind`]. Group commit
@@ -32,6 +37,8 @@ pub struct WriteBatch {
     rep: Vec<u8>,
     count: u32,
     error: Option<String>,
+    /// Length of the longest value put, to skip value-log separation cheaply.
+    max_value_len: usize,
 }
 
 impl Default for WriteBatch {
@@ -47,6 +54,7 @@ impl WriteBatch {
             rep: vec![0; HEADER_BYTES],
             count: 0,
             error: None,
+            max_value_len: 0,
         }
     }
 
@@ -58,6 +66,7 @@ impl WriteBatch {
             rep,
             count: 0,
             error: None,
+            max_value_len: 0,
         }
     }
 
@@ -65,11 +74,8 @@ impl WriteBatch {
     pub fn put(&mut self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> &mut Self {
         let (key, value) = (key.as_ref(), value.as_ref());
         if self.check(key, Some(value)) {
-            self.rep.push(Kind::Put as u8);
-            put_varint64(&mut self.rep, key.len() as u64);
-            self.rep.extend_from_slice(key);
-            put_varint64(&mut self.rep, value.len() as u64);
-            self.rep.extend_from_slice(value);
+            encode_record(&mut self.rep, Kind::Put, key, value);
+            self.max_value_len = self.max_value_len.max(value.len());
             self.count += 1;
         }
         self
@@ -79,9 +85,7 @@ impl WriteBatch {
     pub fn delete(&mut self, key: impl AsRef<[u8]>) -> &mut Self {
         let key = key.as_ref();
         if self.check(key, None) {
-            self.rep.push(Kind::Delete as u8);
-            put_varint64(&mut self.rep, key.len() as u64);
-            self.rep.extend_from_slice(key);
+            encode_record(&mut self.rep, Kind::Delete, key, &[]);
             self.count += 1;
         }
         self
@@ -135,6 +139,12 @@ impl WriteBatch {
         self.rep[..HEADER_BYTES].fill(0);
         self.count = 0;
         self.error = None;
+        self.max_value_len = 0;
+    }
+
+    /// Length of the longest value put into the batch.
+    pub(crate) fn max_value_len(&self) -> usize {
+        self.max_value_len
     }
 
     /// Encoded size in bytes.
@@ -162,6 +172,17 @@ impl WriteBatch {
     /// Sum of user key and value bytes (for write-amplification accounting).
     pub(crate) fn payload_bytes(&self) -> usize {
         self.rep.len() - HEADER_BYTES
+    }
+}
+
+/// Appends one record (the value is written for Put and Pointer only).
+pub(crate) fn encode_record(out: &mut Vec<u8>, kind: Kind, key: &[u8], value: &[u8]) {
+    out.push(kind as u8);
+    put_varint64(out, key.len() as u64);
+    out.extend_from_slice(key);
+    if kind != Kind::Delete {
+        put_varint64(out, value.len() as u64);
+        out.extend_from_slice(value);
     }
 }
 
@@ -194,11 +215,11 @@ pub(crate) fn encode_group(batches: &[&WriteBatch], first_seq: u64) -> (Vec<u8>,
 pub struct BatchRecord<'a> {
     /// Its sequence number.
     pub seq: u64,
-    /// Put or delete.
+    /// Put, delete or value-log pointer.
     pub kind: Kind,
     /// The user key.
     pub key: &'a [u8],
-    /// The value (empty for a delete).
+    /// The value (empty for a delete; a value-log handle for a pointer).
     pub value: &'a [u8],
 }
 
@@ -218,7 +239,7 @@ pub fn decode_batch(rep: &[u8]) -> Option<(u64, Vec<BatchRecord<'_>>)> {
             return None;
         }
         let value = match kind {
-            Kind::Put => {
+            Kind::Put | Kind::Pointer => {
                 let v = r.length_prefixed()?;
                 if v.len() > VALUE_LEN_MAX_BYTES {
                     return None;
@@ -282,5 +303,7 @@ mod tests {
         rep.pop();
         rep[12] = 7;
         assert!(decode_batch(&rep).is_none(), "unknown kind");
+        rep[12] = Kind::Pointer as u8;
+        assert_eq!(decode_batch(&rep).unwrap().1[0].kind, Kind::Pointer);
     }
 }

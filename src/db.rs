@@ -8,13 +8,16 @@ use std::thread::JoinHandle;
 use bytes::Bytes;
 
 use crate::batch::WriteBatch;
-use crate::engine::{self, lock, Engine};
+use crate::engine::{self, lock, Engine, VlogFileInfo, VlogGcReport};
 use crate::error::{Error, Result};
 use crate::fs::FileLock;
 use crate::iter::db_iter::Iter;
 use crate::options::{Options, SyncMode, WriteOptions};
 use crate::stats::Stats;
 use crate::txn::{Transaction, TxnOptions};
+
+/// How often the background value-log GC looks for work when nothing wakes it.
+const VLOG_GC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// An open database. Cheap to clone; clones share one engine, which shuts down when the
 /// last handle is dropped (or at [`Db::close`]).
@@ -146,6 +149,11 @@ impl Db {
                 Box::new(move || e.compaction_loop()),
             )?);
         }
+        let e = engine.clone();
+        threads.push(spawn(
+            "stratakv-vlog-gc",
+            Box::new(move || e.vlog_gc_loop(VLOG_GC_INTERVAL)),
+        )?);
         if let Some(every) = sync_every {
             let e = engine.clone();
             threads.push(spawn(
@@ -316,9 +324,12 @@ impl Db {
     /// Entries with keys in `range`, in byte order; double-ended.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
         let e = &self.inner.engine;
+        // The sequence number first: the pinned state is then at least as new, so it holds
+        // every value-log file a visible entry can point into.
+        let seq = e.visible();
         Iter::new(
             e.pinned(),
-            e.visible(),
+            seq,
             to_owned_bound(range.start_bound()),
             to_owned_bound(range.end_bound()),
         )
@@ -328,12 +339,8 @@ impl Db {
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         let p = prefix.as_ref();
         let e = &self.inner.engine;
-        Iter::new(
-            e.pinned(),
-            e.visible(),
-            Bound::Included(p.to_vec()),
-            prefix_end(p),
-        )
+        let seq = e.visible();
+        Iter::new(e.pinned(), seq, Bound::Included(p.to_vec()), prefix_end(p))
     }
 
     /// Every entry.
@@ -344,8 +351,7 @@ impl Db {
     /// A consistent view as of now; reads through it never see later writes.
     pub fn snapshot(&self) -> Snapshot {
         let e = self.inner.engine.clone();
-        let seq = e.visible();
-        e.register_snapshot(seq);
+        let seq = e.acquire_snapshot();
         Snapshot {
             inner: Arc::new(SnapshotInner { engine: e, seq }),
         }
@@ -358,6 +364,27 @@ impl Db {
     /// `WritesStopped` when a flush failed; `Closed`.
     pub fn flush(&self) -> Result<()> {
         self.engine().flush()
+    }
+
+    /// Rewrites the live values of every value-log file whose discarded share is at least
+    /// `Options::vlog_gc_discard_ratio`, then deletes the collected files that no snapshot,
+    /// transaction or iterator can still read (others are deleted later, when the last
+    /// such reader is gone). A background thread does the same on its own.
+    ///
+    /// A value written while GC runs always wins over GC's copy of the old one.
+    ///
+    /// # Errors
+    ///
+    /// `Corruption` naming the value-log file and offset of a damaged record (nothing of
+    /// that file is deleted); I/O errors (a failed write stops writes until reopen);
+    /// `WritesStopped`; `Closed`.
+    pub fn vlog_gc(&self) -> Result<VlogGcReport> {
+        self.engine().vlog_gc()
+    }
+
+    /// The value-log files: size, discarded bytes and ratio, active or collected.
+    pub fn vlog_files(&self) -> Vec<VlogFileInfo> {
+        self.engine().vlog_files()
     }
 
     /// Flushes the memtables, then compacts every level down to the deepest one holding

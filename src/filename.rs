@@ -35,6 +35,11 @@ pub fn wal_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(format!("{n:06}.wal"))
 }
 
+/// `<dir>/<n>.vlog`
+pub fn vlog_path(dir: &Path, n: u64) -> PathBuf {
+    dir.join(format!("{n:06}.vlog"))
+}
+
 /// `<dir>/MANIFEST-<n>`
 pub fn manifest_path(dir: &Path, n: u64) -> PathBuf {
     dir.join(manifest_name(n))

@@ -21,6 +21,9 @@ pub enum Kind {
     Delete = 0,
     /// A value stored inline.
     Put = 1,
+    /// A value stored in the value log: the entry's value is a handle
+    /// ([`crate::vlog::format::Handle`]) to the record holding it.
+    Pointer = 2,
 }
 
 impl Kind {
@@ -29,6 +32,7 @@ impl Kind {
         match tag {
             0 => Some(Kind::Delete),
             1 => Some(Kind::Put),
+            2 => Some(Kind::Pointer),
             _ => None,
         }
     }
@@ -36,7 +40,7 @@ impl Kind {
 
 /// The largest kind tag; a seek key with this kind sorts before every real entry of the
 /// same user key and sequence number.
-pub const KIND_FOR_SEEK: u8 = Kind::Put as u8;
+pub const KIND_FOR_SEEK: u8 = Kind::Pointer as u8;
 
 /// Packs a sequence number and a kind into a trailer.
 #[inline]

@@ -63,11 +63,13 @@ pub mod sstable;
 mod stats;
 pub mod txn;
 pub mod value;
+pub mod vlog;
 pub mod wal;
 
 pub use batch::WriteBatch;
 pub use bytes::Bytes;
 pub use db::{Db, Snapshot};
+pub use engine::{VlogFileInfo, VlogGcReport};
 pub use error::{Error, Result};
 pub use inspect::VerifyReport;
 pub use iter::db_iter::Iter;

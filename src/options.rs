@@ -70,9 +70,13 @@ pub struct Options {
     pub compression: Compression,
     /// Bloom filter bits per key; 0 builds no filters (default 10).
     pub bloom_bits_per_key: u32,
-    /// Values at least this long go to the value log; `usize::MAX` means never. The value
-    /// log is not built yet, so every value is stored inline today whatever this says.
+    /// Values at least this long go to the value log and the tree keeps a small handle
+    /// (default 4 KiB); `usize::MAX` means never. Changing it never affects values already
+    /// written.
     pub value_threshold: usize,
+    /// A value-log file is sealed and a new one started once it reaches this size
+    /// (default 128 MiB): the unit garbage collection rewrites and frees.
+    pub vlog_file_size: u64,
     /// When the WAL is fsynced (default `Never`: acknowledged writes survive a process
     /// crash; use `Always` or `sync: true` writes to survive power loss).
     pub wal_sync: SyncMode,
@@ -111,8 +115,7 @@ pub struct Options {
     /// Background threads: one always flushes; the others (at least one) compact
     /// (default 2).
     pub background_threads: usize,
-    /// A value-log file is collected once this share of it is garbage (default 0.5). Used by
-    /// the value log.
+    /// A value-log file is collected once this share of it is garbage (default 0.5).
     pub vlog_gc_discard_ratio: f64,
     /// The filesystem every file goes through (default: the operating system's).
     pub fs: Arc<dyn FileSystem>,
@@ -130,7 +133,8 @@ impl Default for Options {
             block_cache_size: 64 << 20,
             compression: Compression::Lz4,
             bloom_bits_per_key: 10,
-            value_threshold: usize::MAX,
+            value_threshold: 4 << 10,
+            vlog_file_size: 128 << 20,
             wal_sync: SyncMode::Never,
             mmap_reads: false,
             verify_checksums: true,
@@ -166,6 +170,7 @@ impl PartialEq for Options {
             && self.compression == o.compression
             && self.bloom_bits_per_key == o.bloom_bits_per_key
             && self.value_threshold == o.value_threshold
+            && self.vlog_file_size == o.vlog_file_size
             && self.wal_sync == o.wal_sync
             && self.mmap_reads == o.mmap_reads
             && self.verify_checksums == o.verify_checksums
@@ -262,6 +267,7 @@ impl Options {
                     .map_err(|_| Error::invalid(format!("{key}: too large")))?
             }
             "value_threshold" => self.value_threshold = size(key, v)?,
+            "vlog_file_size" => self.vlog_file_size = size(key, v)? as u64,
             "wal_sync" => self.wal_sync = sync_mode(key, v)?,
             "mmap_reads" => self.mmap_reads = boolean(key, v)?,
             "verify_checksums" => self.verify_checksums = boolean(key, v)?,
@@ -370,6 +376,9 @@ impl Options {
         }
         if !(1..=64).contains(&self.background_threads) {
             return bad("background_threads", "must be 1 to 64");
+        }
+        if self.vlog_file_size < 64 << 10 {
+            return bad("vlog_file_size", "must be at least 64 KiB");
         }
         if !(self.vlog_gc_discard_ratio > 0.0 && self.vlog_gc_discard_ratio <= 1.0) {
             return bad("vlog_gc_discard_ratio", "must be in (0, 1]");

@@ -25,6 +25,9 @@ pub(crate) struct Counters {
     pub bloom_checks: AtomicU64,
     pub bloom_negatives: AtomicU64,
     pub gets: AtomicU64,
+    pub vlog_bytes_written: AtomicU64,
+    pub vlog_gc_files: AtomicU64,
+    pub vlog_gc_bytes_moved: AtomicU64,
 }
 
 impl Counters {
@@ -58,6 +61,8 @@ pub struct RecoveryStats {
     pub wal_records: u64,
     /// Bytes of torn tail dropped from the newest WAL.
     pub torn_tail_bytes: u64,
+    /// Bytes of torn tail dropped from the value-log file active at the crash.
+    pub vlog_torn_tail_bytes: u64,
     /// Tables written from replayed WAL data.
     pub tables_written: u64,
     /// Orphaned files deleted.
@@ -91,6 +96,12 @@ pub struct Stats {
     pub vlog_bytes: u64,
     /// Value-log bytes no longer referenced.
     pub vlog_discardable_bytes: u64,
+    /// Bytes written to value-log files since open.
+    pub vlog_bytes_written: u64,
+    /// Value-log files collected by GC since open.
+    pub vlog_gc_files: u64,
+    /// Bytes of live values GC rewrote since open.
+    pub vlog_gc_bytes_moved: u64,
     /// Bytes in live WAL segments.
     pub wal_bytes: u64,
     /// Compactions run (trivial moves included).
@@ -119,7 +130,7 @@ pub struct Stats {
     pub wal_syncs: u64,
     /// Bytes of keys and values written by users.
     pub user_bytes_written: u64,
-    /// Bytes written to disk (WAL, tables, manifest).
+    /// Bytes written to disk (WAL, tables, value log, manifest).
     pub disk_bytes_written: u64,
     /// `disk_bytes_written / user_bytes_written`.
     pub write_amplification: f64,

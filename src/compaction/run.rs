@@ -7,6 +7,9 @@
 //! nothing any reader needs and is dropped too. Iterators pin the tables they read, so they
 //! need no stripe: input files are deleted only when the last reader releases them.
 //!
+//! A dropped entry that points into the value log adds its record's length to that file's
+//! discard count, which garbage collection reads to choose files worth rewriting.
+//!
 //! Inputs are read around the block cache (a compaction reads each block once; caching
 //! them would evict what readers use), with every checksum verified.
 //!
@@ -27,6 +30,7 @@ use crate::iter::InternalIterator;
 use crate::key::{parse_internal_key, Kind};
 use crate::manifest::NewFile;
 use crate::sstable::{TableBuilder, TableOptions};
+use crate::vlog::format::Handle;
 
 /// What a compaction produced.
 #[derive(Debug, Default)]
@@ -39,6 +43,8 @@ pub struct Outcome {
     pub bytes_written: u64,
     /// Entries dropped (shadowed versions and tombstones).
     pub dropped: u64,
+    /// Value-log bytes no longer referenced, by file number.
+    pub vlog_discard: std::collections::BTreeMap<u64, u64>,
 }
 
 /// The stripe of `seq` among ascending snapshot sequence numbers.
@@ -104,6 +110,12 @@ pub fn run(
         };
         if drop {
             out.dropped += 1;
+            if kind == Kind::Pointer {
+                let h = Handle::decode(merge.value()).ok_or_else(|| {
+                    Error::corruption("(compaction input)", 0, "malformed value-log handle")
+                })?;
+                *out.vlog_discard.entry(h.file).or_insert(0) += h.len;
+            }
         } else {
             if builder.is_none() {
                 let number = next_number();

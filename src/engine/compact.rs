@@ -21,7 +21,7 @@ use crate::compaction::run;
 use crate::error::Result;
 use crate::iter::db_iter::{above_lower, below_upper};
 use crate::key::user_key;
-use crate::manifest::FileMeta;
+use crate::manifest::{FileMeta, VlogChange};
 use crate::stats::Counters;
 
 /// Write pressure, refreshed whenever the version changes.
@@ -131,8 +131,13 @@ impl Engine {
             .iter()
             .map(|nf| opener.open(nf))
             .collect::<Result<Vec<_>>>()?;
+        let vc = VlogChange {
+            discard: outcome.vlog_discard.iter().map(|(&n, &b)| (n, b)).collect(),
+            ..VlogChange::default()
+        };
         let mut st = lock(&self.state);
-        st.versions.log_and_apply(metas, removed, None, 0)?;
+        st.versions
+            .log_and_apply_with(metas, removed, None, 0, vc)?;
         self.refresh_pressure(&mut st);
         self.install_sv(&st);
         drop(st);

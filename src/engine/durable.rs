@@ -100,19 +100,25 @@ impl Engine {
         }
     }
 
-    /// Fsyncs the current segment; returns the cumulative position it covers.
+    /// Fsyncs the current segment, the active value-log file first; returns the cumulative
+    /// WAL position it covers. Every value the covered records point at was appended to the
+    /// value log before them, so the value-log fsync covers it.
     fn sync_current_segment(&self) -> Result<u64> {
         let mut wal = lock(&self.wal);
         let w = wal.as_mut().ok_or(Error::Closed)?;
         let target = self.durable.written.load(Ordering::Relaxed);
         Counters::add(&self.counters.wal_syncs, 1);
-        match w.sync_handle()? {
+        match w.sync_handle() {
             Some(h) => {
                 drop(wal);
+                self.sync_vlog()?;
                 h.sync()
                     .map_err(|e| Error::io("syncing", "(WAL segment)", e))?;
             }
-            None => w.sync()?,
+            None => {
+                self.sync_vlog()?;
+                w.sync()?;
+            }
         }
         Ok(target)
     }

@@ -1,17 +1,20 @@
 //! Verification and checkpoints of a live engine.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use super::{lock, Engine};
 use crate::error::{Error, Result};
 use crate::filename::{
-    current_path, manifest_path, parse_file_name, table_path, wal_path, FileKind,
+    current_path, manifest_path, parse_file_name, table_path, vlog_path, wal_path, FileKind,
 };
 use crate::fs::FileSystem;
 use crate::inspect::VerifyReport;
 use crate::iter::InternalIterator;
-use crate::key::compare_internal;
-use crate::wal::format::LogKind;
+use crate::key::{compare_internal, parse_internal_key, Kind};
+use crate::manifest::Version;
+use crate::vlog::format::{decode_payload, Handle};
+use crate::wal::format::{LogKind, RecordType, RECORD_HEADER_BYTES};
 use crate::wal::read_log;
 
 impl Engine {
@@ -73,10 +76,11 @@ impl Engine {
                 Err(e) => r.record(e),
             }
         }
+        let records = self.verify_vlogs(&version, &mut r);
         for f in version.all_files() {
             r.files_checked += 1;
             let path = f.table.path().to_path_buf();
-            match verify_table(fs, &path, f.file_crc, &f.table, &mut r) {
+            match verify_table(fs, &path, f.file_crc, &f.table, &records, &mut r) {
                 Ok(()) => {}
                 Err(e) => r.record(e),
             }
@@ -85,7 +89,70 @@ impl Engine {
     }
 }
 
+/// Records of each verified value-log file: offset -> length.
+type VlogRecords = HashMap<u64, HashMap<u64, u64>>;
+
 impl Engine {
+    /// Checks every record of every live value-log file up to its sealed length (the
+    /// active file up to what is written, a partial last append tolerated).
+    fn verify_vlogs(&self, version: &Version, r: &mut VerifyReport) -> VlogRecords {
+        let sizes: HashMap<u64, Option<u64>> = lock(&self.state)
+            .versions
+            .vlog_meta()
+            .iter()
+            .map(|(&n, m)| (n, m.sealed_len))
+            .collect();
+        let mut out = VlogRecords::new();
+        for (&n, f) in version.vlogs.iter() {
+            r.files_checked += 1;
+            let path = f.path().to_path_buf();
+            let data = match self.fs.read_file(&path) {
+                Ok(d) => d,
+                Err(e) => {
+                    r.record(Error::io("reading", &path, e));
+                    continue;
+                }
+            };
+            let sealed = sizes.get(&n).copied().flatten();
+            let data = match sealed {
+                Some(len) if (data.len() as u64) < len => {
+                    r.record(Error::corruption(
+                        &path,
+                        data.len() as u64,
+                        "value-log file is short",
+                    ));
+                    continue;
+                }
+                Some(len) => data.slice(..len as usize),
+                None => data,
+            };
+            r.bytes_checked += data.len() as u64;
+            match read_log(&path, data, LogKind::Vlog, n, sealed.is_none()) {
+                Ok(log) => {
+                    let mut offsets = HashMap::with_capacity(log.records.len());
+                    for rec in &log.records {
+                        let checked = if rec.ty == RecordType::VlogValue {
+                            decode_payload(&path, rec.offset, &rec.payload).map(|_| ())
+                        } else {
+                            Err(Error::corruption(&path, rec.offset, "not a value record"))
+                        };
+                        match checked {
+                            Ok(()) => {
+                                let len = (RECORD_HEADER_BYTES + rec.payload.len()) as u64;
+                                offsets.insert(rec.offset, len);
+                                r.vlog_records_checked += 1;
+                            }
+                            Err(e) => r.record(e),
+                        }
+                    }
+                    out.insert(n, offsets);
+                }
+                Err(e) => r.record(e),
+            }
+        }
+        out
+    }
+
     /// Makes a consistent, openable copy of the database in `dest` (which must not exist)
     /// while writes go on: tables are hard-linked (copied where links are impossible), the
     /// manifest and the live WAL segments are copied as they stand. The copy holds a prefix
@@ -118,6 +185,19 @@ impl Engine {
                 .map_err(|e| Error::io("linking", &to, e))?;
         }
         let mut copies = vec![manifest_path(&self.dir, manifest_number)];
+        // Sealed value-log files never change: linked. The active one is copied as it
+        // stands (the copy's manifest has it unsealed, so its open seals it where its
+        // valid records end).
+        for (&n, m) in st.versions.vlog_meta() {
+            let from = vlog_path(&self.dir, n);
+            if m.sealed_len.is_some() {
+                let to = vlog_path(dest, n);
+                fs.link_or_copy(&from, &to)
+                    .map_err(|e| Error::io("linking", &to, e))?;
+            } else {
+                copies.push(from);
+            }
+        }
         for name in fs
             .list_dir(&self.dir)
             .map_err(|e| Error::io("listing", &self.dir, e))?
@@ -149,6 +229,7 @@ fn verify_table(
     path: &Path,
     file_crc: u32,
     table: &std::sync::Arc<crate::sstable::Table>,
+    vlogs: &VlogRecords,
     r: &mut VerifyReport,
 ) -> Result<()> {
     let bytes = fs
@@ -174,6 +255,21 @@ fn verify_table(
             return Err(Error::corruption(path, 0, "table entries out of order"));
         }
         last = Some(it.key().to_vec());
+        if parse_internal_key(it.key()).is_some_and(|(_, _, k)| k == Kind::Pointer) {
+            let h = Handle::decode(it.value())
+                .ok_or_else(|| Error::corruption(path, 0, "malformed value-log handle"))?;
+            // A handle into a file GC deleted belongs to a version no reader can see.
+            if let Some(offsets) = vlogs.get(&h.file) {
+                r.vlog_handles_checked += 1;
+                if offsets.get(&h.offset) != Some(&h.len) {
+                    r.record(Error::corruption(
+                        crate::filename::vlog_path(path.parent().unwrap_or(Path::new("")), h.file),
+                        h.offset,
+                        "a table's value handle names no record here",
+                    ));
+                }
+            }
+        }
         r.entries_checked += 1;
         it.next()?;
     }

@@ -8,12 +8,16 @@
 //! - `write.rs`: group commit, memtable rotation, write stalls, fail-stop.
 //! - `flush.rs`: the background flush of frozen memtables into level-0 tables.
 //! - `recovery.rs`: open: manifest, WAL replay, orphan cleanup.
+//! - `vlog.rs`: the value log: separation in the write path, rotation, handles, GC.
+//!
+//! The value-log writer has its own lock, taken after `state` and `wal` when they are held.
 
 mod compact;
 mod durable;
 mod flush;
 mod maintain;
 mod recovery;
+mod vlog;
 mod write;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -28,17 +32,16 @@ use crate::error::{Error, Result};
 use crate::fs::FileSystem;
 use crate::iter::db_iter::SourceFactory;
 use crate::iter::InternalIterator;
-use crate::key::{make_internal_key, KIND_FOR_SEEK};
 use crate::limits::{KEY_LEN_MAX_BYTES, KEY_LEN_MIN_BYTES};
 use crate::manifest::{Version, VersionSet};
 use crate::memtable::Memtable;
 use crate::options::Options;
-use crate::sstable::filter::key_hash;
 use crate::sstable::Lookup;
 use crate::stats::{Counters, LevelStats, RecoveryStats, Stats};
 use crate::wal::LogWriter;
 
 pub(crate) use recovery::open;
+pub use vlog::{VlogFileInfo, VlogGcReport};
 
 /// What readers pin: the memtables and the version, consistent with each other.
 #[derive(Debug)]
@@ -60,6 +63,10 @@ impl SourceFactory for SuperVersion {
             v.push(Box::new(f.table.iter()));
         }
         v
+    }
+
+    fn resolve(&self, handle: &[u8]) -> Result<Bytes> {
+        SuperVersion::resolve(self, handle)
     }
 }
 
@@ -112,6 +119,10 @@ pub(crate) struct Engine {
     pub oracle: crate::txn::oracle::Oracle,
     /// Live snapshots: sequence number -> count.
     pub snapshots: Mutex<BTreeMap<u64, usize>>,
+    /// The active value-log file (appended by the group-commit leader).
+    pub vlog: Mutex<Option<vlog::VlogWriter>>,
+    /// Held by the one garbage collection running.
+    pub gc_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -177,26 +188,11 @@ impl Engine {
         check_key(key)?;
         Counters::add(&self.counters.gets, 1);
         let sv = self.sv.load();
-        let lookup = make_internal_key(key, seq, KIND_FOR_SEEK);
-        let hash = key_hash(key);
-        let from_mem = |r: Lookup| match r {
-            Lookup::Value(v) => Some(Some(v)),
-            Lookup::Deleted => Some(None),
-            Lookup::Absent => None,
-        };
-        if let Some(r) = from_mem(sv.mem.get(&lookup, hash)) {
-            return Ok(r);
+        match self.lookup(&sv, key, seq)? {
+            Lookup::Value(v) => Ok(Some(v)),
+            Lookup::Pointer(h) => sv.resolve(&h).map(Some),
+            Lookup::Deleted | Lookup::Absent => Ok(None),
         }
-        for m in &sv.imms {
-            if let Some(r) = from_mem(m.get(&lookup, hash)) {
-                return Ok(r);
-            }
-        }
-        let mut c = crate::manifest::version::LookupCounters::default();
-        let r = sv.version.get(&lookup, hash, &mut c);
-        Counters::add(&self.counters.bloom_checks, c.bloom_checks);
-        Counters::add(&self.counters.bloom_negatives, c.bloom_negatives);
-        Ok(from_mem(r?).flatten())
     }
 
     /// The pinned sources for an iterator.
@@ -208,8 +204,14 @@ impl Engine {
         self.visible_seq.load(Ordering::Acquire)
     }
 
-    pub fn register_snapshot(&self, seq: u64) {
-        *lock(&self.snapshots).entry(seq).or_insert(0) += 1;
+    /// Registers a snapshot at the visible sequence number and returns it. The number is
+    /// read under the snapshot lock, so whoever reads the snapshot list (compaction, value
+    /// log GC) either sees this snapshot or saw a visible sequence number no newer.
+    pub fn acquire_snapshot(&self) -> u64 {
+        let mut s = lock(&self.snapshots);
+        let seq = self.visible();
+        *s.entry(seq).or_insert(0) += 1;
+        seq
     }
 
     pub fn release_snapshot(&self, seq: u64) {
@@ -220,6 +222,9 @@ impl Engine {
                 s.remove(&seq);
             }
         }
+        drop(s);
+        // A collected value-log file may have waited for this reader.
+        self.bg_cv.notify_all();
     }
 
     pub fn stats(&self) -> Stats {
@@ -245,7 +250,9 @@ impl Engine {
         let user = Counters::get(&c.user_bytes_written);
         let disk = Counters::get(&c.wal_bytes_written)
             + Counters::get(&c.table_bytes_written)
+            + Counters::get(&c.vlog_bytes_written)
             + manifest_bytes;
+        let vlogs = self.vlog_files();
         Stats {
             levels,
             memtable_bytes: sv.mem.approximate_bytes() as u64,
@@ -257,6 +264,12 @@ impl Engine {
             bloom_checks: Counters::get(&c.bloom_checks),
             bloom_useful: Counters::get(&c.bloom_negatives),
             wal_bytes,
+            vlog_files: vlogs.len() as u64,
+            vlog_bytes: vlogs.iter().map(|f| f.size).sum(),
+            vlog_discardable_bytes: vlogs.iter().map(|f| f.discard_bytes.min(f.size)).sum(),
+            vlog_bytes_written: Counters::get(&c.vlog_bytes_written),
+            vlog_gc_files: Counters::get(&c.vlog_gc_files),
+            vlog_gc_bytes_moved: Counters::get(&c.vlog_gc_bytes_moved),
             flushes: Counters::get(&c.flushes),
             compactions: Counters::get(&c.compactions),
             trivial_moves: Counters::get(&c.trivial_moves),
@@ -287,7 +300,6 @@ impl Engine {
                 .load(std::sync::atomic::Ordering::Relaxed),
             sequence: self.visible(),
             recovery: self.recovery.clone(),
-            ..Stats::default()
         }
     }
 
@@ -306,7 +318,7 @@ impl Engine {
         let _q = lock(&self.queue);
         let mut wal = lock(&self.wal);
         let r = match (wal.as_mut(), self.poison.get()) {
-            (Some(w), None) => w.sync(),
+            (Some(w), None) => self.sync_vlog().and_then(|()| w.sync()),
             _ => Ok(()),
         };
         *wal = None;

@@ -15,18 +15,38 @@ use arc_swap::ArcSwap;
 
 use super::flush::write_table;
 use super::{Engine, State, SuperVersion};
-use crate::batch::decode_batch;
+use crate::batch::{decode_batch, BatchRecord};
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::filename::{current_path, lock_path, parse_file_name, wal_path, FileKind};
 use crate::fs::FileLock;
+use crate::key::Kind;
 use crate::manifest::VersionSet;
 use crate::memtable::Memtable;
 use crate::options::Options;
 use crate::sstable::TableOpenOptions;
 use crate::stats::{Counters, RecoveryStats};
+use crate::vlog::format::Handle;
 use crate::wal::format::{LogKind, RecordType};
 use crate::wal::{read_log, LogWriter};
+
+/// Why a replayed record's value-log handle cannot be followed, if it cannot: malformed, a
+/// file the manifest does not list, or a record past the file's valid length.
+fn dangling_pointer(r: &BatchRecord<'_>, vlog_lens: &BTreeMap<u64, u64>) -> Option<&'static str> {
+    if r.kind != Kind::Pointer {
+        return None;
+    }
+    let Some(h) = Handle::decode(r.value) else {
+        return Some("malformed value-log handle");
+    };
+    match vlog_lens.get(&h.file) {
+        None => Some("a value-log handle names a file the manifest does not list"),
+        Some(&len) if h.offset + h.len > len => {
+            Some("a value-log handle points past the file's valid length")
+        }
+        Some(_) => None,
+    }
+}
 
 /// Opens (or creates) the database in `dir`. Returns the engine and the held lock.
 pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn FileLock>)> {
@@ -112,7 +132,13 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     let mut adds = Vec::new();
     let mut mem = Arc::new(Memtable::new(0, opts.memtable_size));
     let mut table_bytes = 0u64;
-    for (i, &n) in wals.iter().enumerate() {
+    rec.vlog_torn_tail_bytes = versions.vlog_torn_tail_bytes;
+    let vlog_lens: BTreeMap<u64, u64> = versions
+        .vlog_meta()
+        .iter()
+        .map(|(&n, m)| (n, m.sealed_len.unwrap_or(0)))
+        .collect();
+    'segments: for (i, &n) in wals.iter().enumerate() {
         let path = wal_path(dir, n);
         let data = fs
             .read_file(&path)
@@ -139,6 +165,22 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
                         last_seq + 1
                     ),
                 ));
+            }
+            if let Some(why) = records.iter().find_map(|r| dangling_pointer(r, &vlog_lens)) {
+                // Values are fsynced before the WAL records pointing at them, so only an
+                // unsynced tail can point past the end of the value log: what follows in the
+                // newest segment is a torn tail. Anywhere else it is damage.
+                if !newest {
+                    return Err(Error::corruption(&path, r.offset, why));
+                }
+                rec.torn_tail_bytes += log.valid_len - r.offset;
+                tracing::warn!(
+                    wal = n,
+                    offset = r.offset,
+                    why,
+                    "WAL tail points past the value log"
+                );
+                break 'segments;
             }
             mem.apply(&records);
             last_seq = seq + records.len() as u64 - 1;
@@ -169,10 +211,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
 
     // Only now are old WALs, unreferenced tables and old manifests garbage.
     let live: HashSet<u64> = versions.current().all_files().map(|f| f.number).collect();
+    let live_vlogs = versions.current().vlogs.clone();
     for name in &names {
         let orphan = match parse_file_name(name) {
             Some(FileKind::Wal(n)) => n < new_wal,
             Some(FileKind::Table(n)) => !live.contains(&n),
+            Some(FileKind::Vlog(n)) => !live_vlogs.contains_key(&n),
             Some(FileKind::Manifest(n)) => n != versions.manifest_number(),
             Some(FileKind::CurrentTmp) => true,
             _ => false,
@@ -235,6 +279,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         block_cache,
         oracle: Default::default(),
         snapshots: Mutex::new(BTreeMap::new()),
+        vlog: Mutex::new(None),
+        gc_lock: Mutex::new(()),
         opts,
     };
     Counters::add(&engine.counters.table_bytes_written, table_bytes);

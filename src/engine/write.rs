@@ -33,6 +33,9 @@ pub(crate) enum Request {
     Write { batch: WriteBatch, sync: bool },
     /// Freeze the active memtable so it gets flushed.
     Freeze,
+    /// Rewrite values GC moves out of a value-log file, each only if its key still points
+    /// at the old copy (checked by the leader, which orders all writes).
+    Rewrite(Vec<super::vlog::RewriteEntry>),
 }
 
 /// A queued request and, once the leader is done, its result.
@@ -42,17 +45,19 @@ pub(crate) struct Slot {
     result: Mutex<Option<Result<()>>>,
     /// Sequence number of the batch's last record, set by the leader.
     last_seq: AtomicU64,
+    /// For a rewrite: values rewritten and their bytes, set by the leader.
+    rewritten: (AtomicU64, AtomicU64),
 }
 
 /// Calls `f(kind, key, value)` for each record of an encoded batch made by this process.
-fn for_each_record(records: &[u8], mut f: impl FnMut(Kind, &[u8], &[u8])) {
+pub(crate) fn for_each_record(records: &[u8], mut f: impl FnMut(Kind, &[u8], &[u8])) {
     let mut r = Reader::new(records);
     while !r.is_empty() {
         let step = (|| {
             let kind = Kind::from_tag(r.u8()?)?;
             let key = r.length_prefixed()?;
             let value = match kind {
-                Kind::Put => r.length_prefixed()?,
+                Kind::Put | Kind::Pointer => r.length_prefixed()?,
                 Kind::Delete => &[][..],
             };
             Some((kind, key, value))
@@ -91,7 +96,22 @@ impl Engine {
             req,
             result: Mutex::new(None),
             last_seq: AtomicU64::new(0),
+            rewritten: (AtomicU64::new(0), AtomicU64::new(0)),
         })
+    }
+
+    /// Hands GC's rewrites to the write path; returns the values and bytes rewritten.
+    pub(crate) fn submit_rewrite(
+        &self,
+        entries: Vec<super::vlog::RewriteEntry>,
+    ) -> Result<(u64, u64)> {
+        self.check_writable()?;
+        let slot = self.new_slot(Request::Rewrite(entries));
+        self.submit(slot.clone())?;
+        Ok((
+            slot.rewritten.0.load(Ordering::Acquire),
+            slot.rewritten.1.load(Ordering::Acquire),
+        ))
     }
 
     /// Freezes the active memtable (through the queue, so it is ordered with writes).
@@ -134,6 +154,7 @@ impl Engine {
         let applied = match &slot.req {
             Request::Freeze => self.make_room(0, true).map(|_| None),
             Request::Write { .. } => self.commit_group(&group),
+            Request::Rewrite(entries) => self.commit_rewrite(entries, &slot),
         };
         // Hand leadership on before waiting for the fsync, so the next group can append
         // meanwhile and share the next one.
@@ -177,13 +198,62 @@ impl Engine {
                 sync |= *s;
             }
         }
+        self.commit_batches(&batches, group, sync)
+    }
+
+    /// Applies GC's rewrites whose keys still point at the old copies.
+    fn commit_rewrite(
+        &self,
+        entries: &[super::vlog::RewriteEntry],
+        slot: &Arc<Slot>,
+    ) -> Result<Option<u64>> {
+        let batch = self.still_live(entries)?;
+        if batch.is_empty() {
+            return Ok(None);
+        }
+        slot.rewritten
+            .0
+            .store(batch.len() as u64, Ordering::Release);
+        slot.rewritten
+            .1
+            .store(batch.payload_bytes() as u64, Ordering::Release);
+        let sync = self.opts.wal_sync == SyncMode::Always;
+        self.commit_batches(&[&batch], std::slice::from_ref(slot), sync)
+    }
+
+    /// Appends `batches` (one per slot of `slots`) to the value log, the WAL and the
+    /// memtable under consecutive sequence numbers.
+    fn commit_batches(
+        &self,
+        batches: &[&WriteBatch],
+        slots: &[Arc<Slot>],
+        sync: bool,
+    ) -> Result<Option<u64>> {
+        let group = slots;
         let bytes: usize = batches.iter().map(|b| b.encoded_len()).sum();
         let mem = self.make_room(bytes, false)?;
+        let separated = match self.separate(batches) {
+            Ok(s) => s,
+            Err(e) => {
+                self.set_poison(&e);
+                return Err(e);
+            }
+        };
+        let records: Vec<&[u8]> = batches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                separated
+                    .get(i)
+                    .and_then(|s| s.as_deref())
+                    .unwrap_or(b.records())
+            })
+            .collect();
         let first = self.last_seq.load(Ordering::Relaxed) + 1;
-        let (header, count) = group_header(&batches, first);
+        let (header, count) = group_header(batches, first);
         let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 1);
         parts.push(&header);
-        parts.extend(batches.iter().map(|b| b.records()));
+        parts.extend(records.iter().copied());
         let last = first + u64::from(count) - 1;
         if last > SEQNO_MAX {
             let e = Error::invalid("sequence numbers are exhausted");
@@ -201,8 +271,8 @@ impl Engine {
             self.durable.written.fetch_add(wal_bytes, Ordering::Relaxed) + wal_bytes
         };
         let mut seq = first;
-        for (b, s) in batches.iter().zip(group) {
-            for_each_record(b.records(), |kind, key, value| {
+        for (recs, s) in records.iter().zip(group) {
+            for_each_record(recs, |kind, key, value| {
                 mem.add(seq, kind, key, value);
                 seq += 1;
             });
@@ -324,6 +394,9 @@ impl Engine {
         {
             let mut wal = lock(&self.wal);
             if let Some(old) = wal.as_mut() {
+                // Values the old segment points at first (RELIABILITY: nothing durable may
+                // point at what is not).
+                self.sync_vlog()?;
                 old.sync()?;
                 self.durable.mark_all_synced();
             }

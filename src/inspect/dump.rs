@@ -56,6 +56,7 @@ pub struct SstDump {
 fn kind_name(k: Kind) -> &'static str {
     match k {
         Kind::Put => "put",
+        Kind::Pointer => "vlog-pointer",
         Kind::Delete => "delete",
     }
 }

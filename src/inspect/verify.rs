@@ -1,9 +1,11 @@
 //! `db.verify()`: read every live file and check every checksum.
 //!
 //! Checks `CURRENT`, the live manifest, every live WAL segment (records and framing; a
-//! torn tail of the newest is reported as such, not as damage), and every table: each
-//! block's CRC, the decoded entries' order, and the CRC32C of the whole file against the one
-//! the manifest recorded. Damage is listed with file and offset; `verify` itself fails only
+//! torn tail of the newest is reported as such, not as damage), every value-log file (each
+//! record's checksums, up to its sealed length), and every table: each block's CRC, the
+//! decoded entries' order, that each value-log handle names a record of a live file exactly
+//! (or a file GC deleted), and the CRC32C of the whole file against the one the manifest
+//! recorded. Damage is listed with file and offset; `verify` itself fails only
 //! when it cannot read the directory.
 
 use std::fmt;
@@ -37,6 +39,10 @@ pub struct VerifyReport {
     pub entries_checked: u64,
     /// WAL records verified.
     pub wal_records_checked: u64,
+    /// Value-log records verified.
+    pub vlog_records_checked: u64,
+    /// Value-log handles in tables checked against the records they name.
+    pub vlog_handles_checked: u64,
     /// Bytes of torn tail at the end of the newest WAL (not damage).
     pub torn_tail_bytes: u64,
     /// Every damaged spot found.
@@ -74,12 +80,15 @@ impl fmt::Display for VerifyReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "checked {} files, {} bytes: {} table blocks, {} entries, {} WAL records",
+            "checked {} files, {} bytes: {} table blocks, {} entries, {} WAL records, \
+             {} value-log records, {} value handles",
             self.files_checked,
             self.bytes_checked,
             self.blocks_checked,
             self.entries_checked,
-            self.wal_records_checked
+            self.wal_records_checked,
+            self.vlog_records_checked,
+            self.vlog_handles_checked
         )?;
         if self.torn_tail_bytes > 0 {
             writeln!(

@@ -20,6 +20,21 @@ use crate::limits::SEQNO_MAX;
 pub trait SourceFactory: Send + Sync {
     /// Fresh, unpositioned iterators over every source.
     fn sources(&self) -> Vec<Box<dyn InternalIterator>>;
+
+    /// The value a value-log handle (the value of a `Kind::Pointer` entry) points at.
+    ///
+    /// # Errors
+    ///
+    /// `Corruption` when the handle or its record is damaged, or when the sources have no
+    /// value log (the default).
+    fn resolve(&self, handle: &[u8]) -> Result<Bytes> {
+        let _ = handle;
+        Err(crate::Error::corruption(
+            "(iterator)",
+            0,
+            "a value-log pointer where no value log exists",
+        ))
+    }
 }
 
 struct Cursor {
@@ -129,7 +144,7 @@ impl Iter {
             self.front = Some(self.open_front()?);
         }
         let seq = self.seq;
-        let (lower, upper) = (&self.lower, &self.upper);
+        let (lower, upper, factory) = (&self.lower, &self.upper, &self.factory);
         let Some(c) = self.front.as_mut() else {
             return Ok(None);
         };
@@ -149,7 +164,11 @@ impl Iter {
                 break;
             }
             let key = Bytes::copy_from_slice(uk);
-            let value = (kind == Kind::Put).then(|| c.merge.value_bytes());
+            let value = match kind {
+                Kind::Put => Some(c.merge.value_bytes()),
+                Kind::Pointer => Some(factory.resolve(c.merge.value())?),
+                Kind::Delete => None,
+            };
             // Skip the older versions of this key.
             c.merge.advance()?;
             while c.merge.valid() && crate::key::user_key(c.merge.key()) == &key[..] {
@@ -168,7 +187,7 @@ impl Iter {
             self.back = Some(self.open_back()?);
         }
         let seq = self.seq;
-        let (lower, upper) = (&self.lower, &self.upper);
+        let (lower, upper, factory) = (&self.lower, &self.upper, &self.factory);
         let Some(c) = self.back.as_mut() else {
             return Ok(None);
         };
@@ -203,17 +222,20 @@ impl Iter {
                     break;
                 }
                 if s <= seq {
-                    let v = if kind == Kind::Put {
-                        c.merge.value_bytes()
-                    } else {
+                    let v = if kind == Kind::Delete {
                         Bytes::new()
+                    } else {
+                        c.merge.value_bytes()
                     };
                     newest = Some((kind, v));
                 }
                 c.merge.advance()?;
             }
-            if let Some((Kind::Put, v)) = newest {
-                return Ok(Some((key, v)));
+            // Only the newest visible version's handle is followed.
+            match newest {
+                Some((Kind::Put, v)) => return Ok(Some((key, v))),
+                Some((Kind::Pointer, h)) => return Ok(Some((key, factory.resolve(&h)?))),
+                _ => {}
             }
         }
         c.done = true;

@@ -10,6 +10,16 @@
 //!              | smallest_seq varint | largest_seq varint | num_entries varint
 //!              | smallest (varint len + internal key) | largest (varint len + internal key)
 //!   5 deleted_file: level varint | number varint
+//!   6 vlog_added: number varint          a value-log file was created (empty)
+//!   7 vlog_sealed: number varint | length varint
+//!                                       the file is complete: no more appends; its length
+//!   8 vlog_discard: number varint | bytes varint
+//!                                       add to the bytes of the file no longer referenced
+//!   9 vlog_collected: number varint | sequence varint
+//!                                       GC rewrote every live value of the file with
+//!                                       sequence numbers up to this one; the file is
+//!                                       deleted once no reader is older than that
+//!  10 vlog_deleted: number varint
 //! ```
 //! A manifest starts with one edit that describes the whole state (a snapshot); each later
 //! edit changes it. An unknown tag is corruption: the manifest cannot be understood safely.
@@ -69,6 +79,16 @@ pub struct VersionEdit {
     pub new_files: Vec<NewFile>,
     /// Tables removed: (level, number).
     pub deleted_files: Vec<(u32, u64)>,
+    /// Value-log files created.
+    pub vlog_added: Vec<u64>,
+    /// Value-log files sealed: (number, length).
+    pub vlog_sealed: Vec<(u64, u64)>,
+    /// Discarded bytes to add: (number, bytes).
+    pub vlog_discard: Vec<(u64, u64)>,
+    /// Value-log files collected: (number, sequence of the last rewrite).
+    pub vlog_collected: Vec<(u64, u64)>,
+    /// Value-log files deleted.
+    pub vlog_deleted: Vec<u64>,
 }
 
 mod tag {
@@ -77,6 +97,11 @@ mod tag {
     pub const LAST_SEQUENCE: u64 = 3;
     pub const NEW_FILE: u64 = 4;
     pub const DELETED_FILE: u64 = 5;
+    pub const VLOG_ADDED: u64 = 6;
+    pub const VLOG_SEALED: u64 = 7;
+    pub const VLOG_DISCARD: u64 = 8;
+    pub const VLOG_COLLECTED: u64 = 9;
+    pub const VLOG_DELETED: u64 = 10;
 }
 
 impl VersionEdit {
@@ -111,6 +136,26 @@ impl VersionEdit {
             put_varint64(&mut out, f.num_entries);
             put_length_prefixed(&mut out, &f.smallest);
             put_length_prefixed(&mut out, &f.largest);
+        }
+        for n in &self.vlog_added {
+            put_varint64(&mut out, tag::VLOG_ADDED);
+            put_varint64(&mut out, *n);
+        }
+        let pairs = [
+            (tag::VLOG_SEALED, &self.vlog_sealed),
+            (tag::VLOG_DISCARD, &self.vlog_discard),
+            (tag::VLOG_COLLECTED, &self.vlog_collected),
+        ];
+        for (t, list) in pairs {
+            for (a, b) in list {
+                put_varint64(&mut out, t);
+                put_varint64(&mut out, *a);
+                put_varint64(&mut out, *b);
+            }
+        }
+        for n in &self.vlog_deleted {
+            put_varint64(&mut out, tag::VLOG_DELETED);
+            put_varint64(&mut out, *n);
         }
         out
     }
@@ -156,6 +201,19 @@ impl VersionEdit {
                         largest,
                     });
                 }
+                tag::VLOG_ADDED => e.vlog_added.push(r.varint64().ok_or_else(short)?),
+                tag::VLOG_DELETED => e.vlog_deleted.push(r.varint64().ok_or_else(short)?),
+                t @ (tag::VLOG_SEALED | tag::VLOG_DISCARD | tag::VLOG_COLLECTED) => {
+                    let pair = (
+                        r.varint64().ok_or_else(short)?,
+                        r.varint64().ok_or_else(short)?,
+                    );
+                    match t {
+                        tag::VLOG_SEALED => e.vlog_sealed.push(pair),
+                        tag::VLOG_DISCARD => e.vlog_discard.push(pair),
+                        _ => e.vlog_collected.push(pair),
+                    }
+                }
                 t => return Err(format!("unknown edit tag {t}")),
             }
         }
@@ -185,6 +243,11 @@ mod tests {
                 largest: b"z\x00\x00\x00\x00\x00\x00\x00\x01".to_vec(),
             }],
             deleted_files: vec![(1, 3)],
+            vlog_added: vec![12],
+            vlog_sealed: vec![(11, 4096)],
+            vlog_discard: vec![(11, 100), (10, 7)],
+            vlog_collected: vec![(9, 900)],
+            vlog_deleted: vec![8],
         };
         assert_eq!(VersionEdit::decode(&e.encode()).unwrap(), e);
         let enc = e.encode();

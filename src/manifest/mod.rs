@@ -14,11 +14,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::filename::{current_path, current_tmp_path, manifest_name, manifest_path, table_path};
+use crate::filename::{
+    current_path, current_tmp_path, manifest_name, manifest_path, table_path, vlog_path,
+};
 use crate::fs::FileSystem;
 use crate::key::compare_internal;
 use crate::limits::MANIFEST_ROLLOVER_BYTES;
 use crate::sstable::{Table, TableOpenOptions};
+use crate::vlog::gc::FileUsage;
+use crate::vlog::VlogFile;
 use crate::wal::format::{LogKind, RecordType};
 use crate::wal::{read_log, LogWriter};
 pub use edit::{NewFile, VersionEdit};
@@ -39,6 +43,36 @@ pub struct VersionSet {
     table_opts: TableOpenOptions,
     /// Bytes written to manifests (for write amplification).
     pub bytes_written: u64,
+    /// What the manifest records of each live value-log file.
+    vlog: BTreeMap<u64, VlogMeta>,
+    /// Bytes of torn tail found in the value-log file that was active at the last crash.
+    pub vlog_torn_tail_bytes: u64,
+}
+
+/// What the manifest records of one value-log file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VlogMeta {
+    /// Final length once sealed; `None` while it is the active file.
+    pub sealed_len: Option<u64>,
+    /// Bytes of records no longer referenced.
+    pub discard: u64,
+    /// Set by garbage collection: the sequence number of its last rewrite.
+    pub collected: Option<u64>,
+}
+
+/// Value-log changes made together with a version edit.
+#[derive(Debug, Default)]
+pub struct VlogChange {
+    /// Files created (empty, open for reads).
+    pub added: Vec<Arc<VlogFile>>,
+    /// Files sealed: (number, length).
+    pub sealed: Vec<(u64, u64)>,
+    /// Discarded bytes to add: (number, bytes). Unknown files are ignored.
+    pub discard: Vec<(u64, u64)>,
+    /// Files collected: (number, sequence of the last rewrite).
+    pub collected: Vec<(u64, u64)>,
+    /// Files deleted (marked obsolete: removed from disk when the last reader drops them).
+    pub deleted: Vec<u64>,
 }
 
 impl std::fmt::Debug for VersionSet {
@@ -122,6 +156,8 @@ impl VersionSet {
             log_number: 0,
             table_opts,
             bytes_written: 0,
+            vlog: BTreeMap::new(),
+            vlog_torn_tail_bytes: 0,
         }
     }
 
@@ -185,6 +221,7 @@ impl VersionSet {
             if let Some(v) = e.last_sequence {
                 vs.last_sequence = v;
             }
+            vs.apply_vlog_meta(&e);
             for (_, n) in &e.deleted_files {
                 files.remove(n);
             }
@@ -218,8 +255,99 @@ impl VersionSet {
             version.levels[f.level as usize].push(meta);
         }
         sort_levels(&mut version);
+        version.vlogs = Arc::new(vs.open_vlogs()?);
         vs.current = Arc::new(version);
         Ok(vs)
+    }
+
+    /// Applies the value-log part of a recovered edit to the metadata.
+    fn apply_vlog_meta(&mut self, e: &VersionEdit) {
+        for n in &e.vlog_added {
+            self.vlog.insert(*n, VlogMeta::default());
+        }
+        for (n, len) in &e.vlog_sealed {
+            if let Some(m) = self.vlog.get_mut(n) {
+                m.sealed_len = Some(*len);
+            }
+        }
+        for (n, bytes) in &e.vlog_discard {
+            if let Some(m) = self.vlog.get_mut(n) {
+                m.discard += bytes;
+            }
+        }
+        for (n, seq) in &e.vlog_collected {
+            if let Some(m) = self.vlog.get_mut(n) {
+                m.collected = Some(*seq);
+            }
+        }
+        for n in &e.vlog_deleted {
+            self.vlog.remove(n);
+        }
+    }
+
+    /// Opens the recovered value-log files. Collected files are dropped (no reader can
+    /// reach them after a restart; the caller deletes them as orphans). The file that was
+    /// active at the crash is read whole: its valid records end at the first torn one,
+    /// and it is sealed there (a torn tail, counted, never appended after).
+    fn open_vlogs(&mut self) -> Result<BTreeMap<u64, Arc<VlogFile>>> {
+        self.vlog.retain(|_, m| m.collected.is_none());
+        let mut open = BTreeMap::new();
+        let numbers: Vec<u64> = self.vlog.keys().copied().collect();
+        for n in numbers {
+            let f = VlogFile::open(self.fs.clone(), &self.dir, n, self.table_opts.cache.clone())?;
+            let path = vlog_path(&self.dir, n);
+            let meta = self
+                .vlog
+                .get_mut(&n)
+                .ok_or_else(|| Error::invalid("vlog meta"))?;
+            match meta.sealed_len {
+                Some(len) => {
+                    let actual = self
+                        .fs
+                        .open(&path, false)
+                        .map_err(|e| Error::io("opening", &path, e))?
+                        .len();
+                    if actual < len {
+                        return Err(Error::corruption(
+                            &path,
+                            actual,
+                            format!("value-log file is {actual} bytes, the manifest says {len}"),
+                        ));
+                    }
+                }
+                None => {
+                    let data = self
+                        .fs
+                        .read_file(&path)
+                        .map_err(|e| Error::io("reading", &path, e))?;
+                    let log = read_log(&path, data, LogKind::Vlog, n, true)?;
+                    self.vlog_torn_tail_bytes += log.torn_tail_bytes;
+                    meta.sealed_len = Some(log.valid_len);
+                }
+            }
+            open.insert(n, Arc::new(f));
+        }
+        Ok(open)
+    }
+
+    /// The manifest's record of each live value-log file.
+    pub fn vlog_meta(&self) -> &BTreeMap<u64, VlogMeta> {
+        &self.vlog
+    }
+
+    /// Sealed, uncollected value-log files with their discard counts (GC candidates).
+    pub fn vlog_usage(&self) -> Vec<FileUsage> {
+        self.vlog
+            .iter()
+            .filter(|(_, m)| m.collected.is_none())
+            .filter_map(|(&number, m)| {
+                m.sealed_len.map(|size| FileUsage {
+                    number,
+                    size,
+                    discard: m.discard,
+                })
+            })
+            .collect()
     }
 
     /// Opens the table a manifest entry describes.
@@ -297,12 +425,27 @@ impl VersionSet {
     }
 
     fn snapshot_edit(&self) -> VersionEdit {
+        let v = &self.vlog;
         VersionEdit {
             log_number: Some(self.log_number),
             next_file_number: Some(self.next_file_number),
             last_sequence: Some(self.last_sequence),
             new_files: self.current.all_files().map(|f| to_new_file(f)).collect(),
-            deleted_files: Vec::new(),
+            vlog_added: v.keys().copied().collect(),
+            vlog_sealed: v
+                .iter()
+                .filter_map(|(&n, m)| m.sealed_len.map(|l| (n, l)))
+                .collect(),
+            vlog_discard: v
+                .iter()
+                .filter(|(_, m)| m.discard > 0)
+                .map(|(&n, m)| (n, m.discard))
+                .collect(),
+            vlog_collected: v
+                .iter()
+                .filter_map(|(&n, m)| m.collected.map(|s| (n, s)))
+                .collect(),
+            ..VersionEdit::default()
         }
     }
 
@@ -368,12 +511,41 @@ impl VersionSet {
         log_number: Option<u64>,
         last_sequence: u64,
     ) -> Result<()> {
+        self.log_and_apply_with(
+            adds,
+            deletes,
+            log_number,
+            last_sequence,
+            VlogChange::default(),
+        )
+    }
+
+    /// As [`VersionSet::log_and_apply`], with value-log changes in the same edit.
+    ///
+    /// # Errors
+    ///
+    /// As [`VersionSet::log_and_apply`].
+    pub fn log_and_apply_with(
+        &mut self,
+        adds: Vec<Arc<FileMeta>>,
+        deletes: Vec<(u32, u64)>,
+        log_number: Option<u64>,
+        last_sequence: u64,
+        mut vc: VlogChange,
+    ) -> Result<()> {
+        vc.discard
+            .retain(|(n, b)| *b > 0 && self.vlog.contains_key(n));
         let edit = VersionEdit {
             log_number,
             next_file_number: Some(self.next_file_number),
             last_sequence: Some(last_sequence.max(self.last_sequence)),
             new_files: adds.iter().map(|f| to_new_file(f)).collect(),
             deleted_files: deletes.clone(),
+            vlog_added: vc.added.iter().map(|f| f.number()).collect(),
+            vlog_sealed: vc.sealed.clone(),
+            vlog_discard: vc.discard.clone(),
+            vlog_collected: vc.collected.clone(),
+            vlog_deleted: vc.deleted.clone(),
         };
         let enc = edit.encode();
         let w = self
@@ -402,6 +574,19 @@ impl VersionSet {
             v.levels[l].push(f);
         }
         sort_levels(&mut v);
+        self.apply_vlog_meta(&edit);
+        if !vc.added.is_empty() || !vc.deleted.is_empty() {
+            let mut files = (*v.vlogs).clone();
+            for f in vc.added {
+                files.insert(f.number(), f);
+            }
+            for n in &vc.deleted {
+                if let Some(f) = files.remove(n) {
+                    f.mark_obsolete();
+                }
+            }
+            v.vlogs = Arc::new(files);
+        }
         self.current = Arc::new(v);
         if self
             .manifest

@@ -58,11 +58,13 @@ impl FileMeta {
     }
 }
 
-/// An immutable set of tables.
+/// An immutable set of tables and value-log files.
 #[derive(Debug, Clone, Default)]
 pub struct Version {
     /// Tables per level.
     pub levels: Vec<Vec<Arc<FileMeta>>>,
+    /// Live value-log files by number, open for reads.
+    pub vlogs: Arc<std::collections::BTreeMap<u64, Arc<crate::vlog::VlogFile>>>,
 }
 
 /// Counters a lookup reports back for stats.
@@ -79,6 +81,7 @@ impl Version {
     pub fn new(levels: usize) -> Self {
         Version {
             levels: vec![Vec::new(); levels],
+            vlogs: Arc::default(),
         }
     }
 

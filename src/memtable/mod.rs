@@ -76,6 +76,7 @@ impl Memtable {
         match parse_internal_key(k) {
             Some((uk, _, kind)) if uk == user_key(lookup) => match kind {
                 Kind::Put => Lookup::Value(Bytes::copy_from_slice(c.value(&self.list))),
+                Kind::Pointer => Lookup::Pointer(Bytes::copy_from_slice(c.value(&self.list))),
                 Kind::Delete => Lookup::Deleted,
             },
             _ => Lookup::Absent,

@@ -232,7 +232,12 @@ pub fn read_block(
     decompress(buf.slice(..n), tag).map_err(|why| Error::corruption(path, h.offset, why))
 }
 
-fn decompress(payload: Bytes, tag: u8) -> std::result::Result<Bytes, String> {
+/// Undoes [`compress_block`]: `payload` compressed with `tag`.
+///
+/// # Errors
+///
+/// A description of why the payload does not decompress.
+pub fn decompress(payload: Bytes, tag: u8) -> std::result::Result<Bytes, String> {
     if tag == compression_tag::NONE {
         return Ok(payload);
     }

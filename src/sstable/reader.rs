@@ -58,6 +58,8 @@ impl Drop for Table {
 pub enum Lookup {
     /// The newest visible entry is a put of this value.
     Value(Bytes),
+    /// The newest visible entry is a value in the value log, at this encoded handle.
+    Pointer(Bytes),
     /// The newest visible entry is a delete.
     Deleted,
     /// No visible entry for the key here.
@@ -209,6 +211,7 @@ impl Table {
         }
         Ok(match kind {
             Kind::Put => Lookup::Value(it.value_bytes()),
+            Kind::Pointer => Lookup::Pointer(it.value_bytes()),
             Kind::Delete => Lookup::Deleted,
         })
     }

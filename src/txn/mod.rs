@@ -77,11 +77,7 @@ impl Transaction {
         let e = engine.clone();
         // The read timestamp and the snapshot are taken under the oracle's lock, so a
         // commit that this transaction cannot see is never pruned before it can check it.
-        let read_seq = engine.oracle.begin(move || {
-            let s = e.visible();
-            e.register_snapshot(s);
-            s
-        });
+        let read_seq = engine.oracle.begin(move || e.acquire_snapshot());
         let max_bytes = engine.opts.txn_max_bytes;
         Transaction {
             engine,

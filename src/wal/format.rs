@@ -8,12 +8,13 @@
 //! header_record (type 0) payload, 21 bytes:
 //!           magic: u64 LE = 0x4C_4F_47_4B_56_53_54_53 ("STSVKGOL" as bytes, "STSVK" log)
 //!           format_version: u32 LE = 1
-//!           file_kind: u8 (1 = WAL, 2 = MANIFEST)
+//!           file_kind: u8 (1 = WAL, 2 = MANIFEST, 3 = value log)
 //!           file_number: u64 LE (must match the file's name)
 //! ```
 //!
 //! Record types are frozen, never renumber: 0 = file header, 1 = WAL write batch
-//! (payload: the batch encoding of `batch.rs`), 2 = manifest version edit (payload: `manifest/edit.rs`).
+//! (payload: the batch encoding of `batch.rs`), 2 = manifest version edit (payload:
+//! `manifest/edit.rs`), 3 = value-log value (payload: `vlog/format.rs`).
 //!
 //! Worked example: a WAL record holding a batch with one put of key `k`, value `v`,
 //! sequence 7: payload = `07 00 00 00 00 00 00 00 | 01 00 00 00 | 01 01 6b 01 76` (17 bytes),
@@ -45,6 +46,8 @@ pub enum RecordType {
     WalBatch = 1,
     /// A manifest version edit.
     ManifestEdit = 2,
+    /// A value in a value-log file.
+    VlogValue = 3,
 }
 
 impl RecordType {
@@ -54,6 +57,7 @@ impl RecordType {
             0 => Some(RecordType::FileHeader),
             1 => Some(RecordType::WalBatch),
             2 => Some(RecordType::ManifestEdit),
+            3 => Some(RecordType::VlogValue),
             _ => None,
         }
     }
@@ -67,6 +71,8 @@ pub enum LogKind {
     Wal = 1,
     /// A manifest, `MANIFEST-<n>`.
     Manifest = 2,
+    /// A value-log file, `<n>.vlog`.
+    Vlog = 3,
 }
 
 /// Builds a record header for `payload`.
@@ -85,6 +91,14 @@ pub fn record_header_parts(ty: RecordType, parts: &[&[u8]]) -> [u8; RECORD_HEADE
     let crc = crc32c::crc32c(&h[4..13]);
     h[..4].copy_from_slice(&crc.to_le_bytes());
     h
+}
+
+/// Appends a whole framed record (header and payload parts) to `out`.
+pub fn frame_record(out: &mut Vec<u8>, ty: RecordType, parts: &[&[u8]]) {
+    out.extend_from_slice(&record_header_parts(ty, parts));
+    for p in parts {
+        out.extend_from_slice(p);
+    }
 }
 
 /// The header record's payload.

@@ -85,6 +85,20 @@ impl LogWriter {
             .map_err(|e| Error::io("writing", &self.path, e))
     }
 
+    /// Appends records already framed with [`super::format::frame_record`] and hands them
+    /// to the OS.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the caller must stop writing (fail-stop).
+    pub fn append_framed(&mut self, framed: &[u8]) -> Result<()> {
+        self.unsynced = true;
+        self.file
+            .append(framed)
+            .and_then(|()| self.file.flush())
+            .map_err(|e| Error::io("writing", &self.path, e))
+    }
+
     /// Makes every record durable, and the file's directory entry on the first call.
     ///
     /// # Errors
@@ -106,28 +120,17 @@ impl LogWriter {
         Ok(())
     }
 
-    /// A handle to fsync the file without holding the writer, or `None` when everything is
-    /// already durable or the file offers no handle (then call [`LogWriter::sync`]). The
-    /// directory entry is made durable here first, once.
-    ///
-    /// # Errors
-    ///
-    /// An I/O error syncing the file or its directory.
-    pub fn sync_handle(&mut self) -> Result<Option<std::sync::Arc<dyn FileSync>>> {
+    /// A handle to fsync the file without holding the writer, or `None` when the file
+    /// offers none or its directory entry is not durable yet: then call [`LogWriter::sync`]
+    /// (nothing is synced here, so the caller controls the order of fsyncs).
+    pub fn sync_handle(&mut self) -> Option<std::sync::Arc<dyn FileSync>> {
         if !self.dir_synced {
-            self.sync()?;
-            return Ok(None);
+            return None;
         }
         if self.handle.is_none() {
             self.handle = self.file.sync_handle();
         }
-        match &self.handle {
-            Some(h) => Ok(Some(h.clone())),
-            None => {
-                self.sync()?;
-                Ok(None)
-            }
-        }
+        self.handle.clone()
     }
 
     /// Bytes written to the file so far.

@@ -1,0 +1,470 @@
+//! The engine's value-log paths: separating large values in the write path, rotating
+//! files, resolving handles, and garbage collection.
+//!
+//! **Write.** The group-commit leader appends the group's large values to the active file
+//! (one write), then writes the WAL record holding their handles. Before every WAL fsync
+//! the active value-log file is fsynced (`durable.rs`, `freeze_locked`, shutdown), and a
+//! full file is fsynced whole before the next one is created, so a durable WAL record never
+//! points at value bytes that are not durable.
+//!
+//! **Rotate.** A new file is created with its header, fsynced with its directory entry, and
+//! recorded in the manifest (the old one sealed at its length in the same edit) before any
+//! value goes into it.
+//!
+//! **Collect.** GC picks the sealed file with the highest discard ratio past
+//! `vlog_gc_discard_ratio` (`vlog/gc.rs`), reads it whole checking every checksum, and for
+//! each record whose key still points at it, hands the key, the expected handle and the
+//! value to the write path. The group-commit leader, which orders all writes, checks each
+//! key again and rewrites only those still pointing at the old record, so a newer write
+//! that raced with GC always wins. The rewrites are made durable, the file is recorded as
+//! collected at the sequence number of the last rewrite, and it is deleted (manifest first)
+//! once no snapshot or transaction older than that sequence number remains; an iterator
+//! still reading it keeps the file open until it is dropped. A crash before the collected
+//! record leaves the file live (its values are rewritten again later); after it, the file is
+//! deleted on the next open.
+
+use std::collections::HashSet;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use super::write::for_each_record;
+use super::{lock, Engine, SuperVersion};
+use crate::batch::{encode_record, WriteBatch};
+use crate::error::{Error, Result};
+use crate::filename::vlog_path;
+use crate::key::Kind;
+use crate::manifest::VlogChange;
+use crate::sstable::Lookup;
+use crate::stats::Counters;
+use crate::vlog::format::{decode_payload, encode_value_record, Handle};
+use crate::vlog::{gc, VlogFile};
+use crate::wal::format::{LogKind, RecordType, RECORD_HEADER_BYTES};
+use crate::wal::{read_log, LogWriter};
+
+/// Bytes of values handed to the write path per rewrite request.
+const GC_REWRITE_CHUNK_BYTES: usize = 4 << 20;
+
+/// The active value-log file being appended to (the group-commit leader owns it).
+pub(crate) struct VlogWriter {
+    pub log: LogWriter,
+    pub number: u64,
+}
+
+/// A value GC wants to move: rewritten only if `key` still points at `handle`.
+#[derive(Debug)]
+pub(crate) struct RewriteEntry {
+    pub key: Bytes,
+    pub handle: Bytes,
+    pub value: Bytes,
+}
+
+/// What a garbage collection did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct VlogGcReport {
+    /// Value-log files collected (every live value moved; each is deleted once no older
+    /// reader remains).
+    pub files_collected: u64,
+    /// Value-log files deleted from disk during this call.
+    pub files_deleted: u64,
+    /// Live values rewritten.
+    pub values_moved: u64,
+    /// Bytes of live values rewritten.
+    pub bytes_moved: u64,
+    /// Bytes of the collected files (freed once they are deleted).
+    pub bytes_freed: u64,
+}
+
+impl std::fmt::Display for VlogGcReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} files collected ({} bytes), {} deleted; {} values ({} bytes) moved",
+            self.files_collected,
+            self.bytes_freed,
+            self.files_deleted,
+            self.values_moved,
+            self.bytes_moved
+        )
+    }
+}
+
+/// One value-log file as `Db::vlog_files` lists it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VlogFileInfo {
+    /// File number (`<number>.vlog`).
+    pub number: u64,
+    /// Bytes in the file (its sealed length, or what is written so far when active).
+    pub size: u64,
+    /// Bytes no longer referenced.
+    pub discard_bytes: u64,
+    /// `discard_bytes / size`.
+    pub discard_ratio: f64,
+    /// True for the file being appended to.
+    pub active: bool,
+    /// True once GC has moved its values (it is deleted when no older reader remains).
+    pub collected: bool,
+}
+
+impl SuperVersion {
+    /// The value a handle points at.
+    pub(crate) fn resolve(&self, handle: &[u8]) -> Result<Bytes> {
+        crate::vlog::resolve(&self.version.vlogs, handle)
+    }
+}
+
+impl Engine {
+    /// Moves the large values of `batches` to the value log. Returns, per batch, its
+    /// records rewritten with handles, or `None` to use the batch as it is; empty when no
+    /// batch has a large value.
+    pub(crate) fn separate(&self, batches: &[&WriteBatch]) -> Result<Vec<Option<Vec<u8>>>> {
+        let t = self.opts.value_threshold;
+        if batches.iter().all(|b| b.max_value_len() < t) {
+            return Ok(Vec::new());
+        }
+        let full = lock(&self.vlog)
+            .as_ref()
+            .is_none_or(|w| w.log.len() >= self.opts.vlog_file_size);
+        if full {
+            self.rotate_vlog()?;
+        }
+        let mut guard = lock(&self.vlog);
+        let w = guard.as_mut().ok_or(Error::Closed)?;
+        let base = w.log.len();
+        let mut framed = Vec::new();
+        let mut out = Vec::with_capacity(batches.len());
+        let mut handle = Vec::with_capacity(16);
+        for b in batches {
+            if b.max_value_len() < t {
+                out.push(None);
+                continue;
+            }
+            let mut recs = Vec::with_capacity(b.records().len().min(4096));
+            for_each_record(b.records(), |kind, key, value| {
+                if kind == Kind::Put && value.len() >= t {
+                    let offset = base + framed.len() as u64;
+                    let len = encode_value_record(&mut framed, key, value, self.opts.compression);
+                    handle.clear();
+                    Handle {
+                        file: w.number,
+                        offset,
+                        len,
+                    }
+                    .encode_to(&mut handle);
+                    encode_record(&mut recs, Kind::Pointer, key, &handle);
+                } else {
+                    encode_record(&mut recs, kind, key, value);
+                }
+            });
+            out.push(Some(recs));
+        }
+        w.log.append_framed(&framed)?;
+        Counters::add(&self.counters.vlog_bytes_written, framed.len() as u64);
+        Ok(out)
+    }
+
+    /// Seals the active value-log file (if any) and starts a new one, recorded in the
+    /// manifest before anything is written to it.
+    fn rotate_vlog(&self) -> Result<()> {
+        let mut st = lock(&self.state);
+        let number = st.versions.new_file_number();
+        let path = vlog_path(&self.dir, number);
+        let mut log = LogWriter::create(self.fs.clone(), &self.dir, path, LogKind::Vlog, number)?;
+        log.sync()?; // the header and the directory entry
+        let file = Arc::new(VlogFile::open(
+            self.fs.clone(),
+            &self.dir,
+            number,
+            self.block_cache.clone(),
+        )?);
+        let mut vc = VlogChange {
+            added: vec![file],
+            ..VlogChange::default()
+        };
+        let mut guard = lock(&self.vlog);
+        if let Some(old) = guard.as_mut() {
+            old.log.sync()?;
+            vc.sealed.push((old.number, old.log.len()));
+        }
+        st.versions
+            .log_and_apply_with(Vec::new(), Vec::new(), None, 0, vc)?;
+        *guard = Some(VlogWriter { log, number });
+        drop(guard);
+        self.install_sv(&st);
+        Ok(())
+    }
+
+    /// Fsyncs the active value-log file (before a WAL fsync). Call without the vlog lock.
+    pub(crate) fn sync_vlog(&self) -> Result<()> {
+        let mut guard = lock(&self.vlog);
+        let Some(w) = guard.as_mut() else {
+            return Ok(());
+        };
+        match w.log.sync_handle() {
+            Some(h) => {
+                drop(guard);
+                h.sync()
+                    .map_err(|e| Error::io("syncing", "(value-log file)", e))
+            }
+            None => w.log.sync(),
+        }
+    }
+
+    /// The newest entry for `key` visible at `seq`, without following value handles.
+    pub(crate) fn lookup(&self, sv: &SuperVersion, key: &[u8], seq: u64) -> Result<Lookup> {
+        let lookup = crate::key::make_internal_key(key, seq, crate::key::KIND_FOR_SEEK);
+        let hash = crate::sstable::filter::key_hash(key);
+        let r = sv.mem.get(&lookup, hash);
+        if r != Lookup::Absent {
+            return Ok(r);
+        }
+        for m in &sv.imms {
+            let r = m.get(&lookup, hash);
+            if r != Lookup::Absent {
+                return Ok(r);
+            }
+        }
+        let mut c = crate::manifest::version::LookupCounters::default();
+        let r = sv.version.get(&lookup, hash, &mut c);
+        Counters::add(&self.counters.bloom_checks, c.bloom_checks);
+        Counters::add(&self.counters.bloom_negatives, c.bloom_negatives);
+        r
+    }
+
+    /// In the group-commit leader: the batch of `entries` whose keys still point at the
+    /// handle GC read (every earlier write is applied, none can come between).
+    pub(crate) fn still_live(&self, entries: &[RewriteEntry]) -> Result<WriteBatch> {
+        let seq = self.last_seq.load(Ordering::Relaxed);
+        let sv = self.sv.load();
+        let mut batch = WriteBatch::new();
+        for e in entries {
+            if let Lookup::Pointer(h) = self.lookup(&sv, &e.key, seq)? {
+                if h == e.handle {
+                    batch.put(&e.key, &e.value);
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    /// Collects every value-log file past the discard ratio, then deletes the collected
+    /// files no reader can reach any more.
+    pub fn vlog_gc(&self) -> Result<VlogGcReport> {
+        self.check_writable()?;
+        let _one = lock(&self.gc_lock);
+        let mut report = VlogGcReport::default();
+        let mut tried = HashSet::new();
+        loop {
+            let pick = {
+                let st = lock(&self.state);
+                let usage: Vec<gc::FileUsage> = st
+                    .versions
+                    .vlog_usage()
+                    .into_iter()
+                    .filter(|u| !tried.contains(&u.number))
+                    .collect();
+                gc::pick(&usage, self.opts.vlog_gc_discard_ratio)
+            };
+            let Some(n) = pick else { break };
+            tried.insert(n);
+            self.collect_file(n, &mut report)?;
+        }
+        report.files_deleted += self.delete_collected_vlogs()?;
+        Ok(report)
+    }
+
+    /// True when a file passes the discard ratio or a collected file waits for deletion.
+    pub(crate) fn vlog_gc_wanted(&self) -> bool {
+        let st = lock(&self.state);
+        st.versions
+            .vlog_meta()
+            .values()
+            .any(|m| m.collected.is_some())
+            || gc::pick(&st.versions.vlog_usage(), self.opts.vlog_gc_discard_ratio).is_some()
+    }
+
+    /// Rewrites the live values of file `n` and records it as collected.
+    fn collect_file(&self, n: u64, report: &mut VlogGcReport) -> Result<()> {
+        let (len, path) = {
+            let st = lock(&self.state);
+            let len = st
+                .versions
+                .vlog_meta()
+                .get(&n)
+                .and_then(|m| m.sealed_len)
+                .ok_or_else(|| Error::invalid("value-log file is not sealed"))?;
+            (len, vlog_path(&self.dir, n))
+        };
+        let data = self
+            .fs
+            .read_file(&path)
+            .map_err(|e| Error::io("reading", &path, e))?;
+        let data = data.slice(..(len as usize).min(data.len()));
+        if (data.len() as u64) < len {
+            return Err(Error::corruption(
+                &path,
+                data.len() as u64,
+                "value-log file is short",
+            ));
+        }
+        // Sealed: every record must check out, a torn tail included.
+        let log = read_log(&path, data, LogKind::Vlog, n, false)?;
+        let mut pending: Vec<RewriteEntry> = Vec::new();
+        let mut pending_bytes = 0usize;
+        for rec in &log.records {
+            if rec.ty != RecordType::VlogValue {
+                return Err(Error::corruption(&path, rec.offset, "not a value record"));
+            }
+            let vr = decode_payload(&path, rec.offset, &rec.payload)?;
+            let h = Handle {
+                file: n,
+                offset: rec.offset,
+                len: (RECORD_HEADER_BYTES + rec.payload.len()) as u64,
+            };
+            let sv = self.sv.load();
+            let live = match self.lookup(&sv, &vr.key, self.visible())? {
+                Lookup::Pointer(p) => (Handle::decode(&p) == Some(h)).then_some(p),
+                _ => None,
+            };
+            if let Some(handle) = live {
+                pending_bytes += vr.value.len() + vr.key.len();
+                pending.push(RewriteEntry {
+                    key: vr.key,
+                    handle,
+                    value: vr.value,
+                });
+            }
+            if pending_bytes >= GC_REWRITE_CHUNK_BYTES {
+                self.rewrite(std::mem::take(&mut pending), report)?;
+                pending_bytes = 0;
+            }
+        }
+        if !pending.is_empty() {
+            self.rewrite(pending, report)?;
+        }
+        // The rewrites must be durable before the old copies may go.
+        self.sync()?;
+        let seq = self.visible();
+        {
+            let mut st = lock(&self.state);
+            let vc = VlogChange {
+                collected: vec![(n, seq)],
+                ..VlogChange::default()
+            };
+            if let Err(e) = st
+                .versions
+                .log_and_apply_with(Vec::new(), Vec::new(), None, 0, vc)
+            {
+                self.set_poison(&e);
+                return Err(e);
+            }
+        }
+        report.files_collected += 1;
+        report.bytes_freed += len;
+        Counters::add(&self.counters.vlog_gc_files, 1);
+        tracing::info!(
+            file = n,
+            bytes = len,
+            moved = report.bytes_moved,
+            "value-log file collected"
+        );
+        Ok(())
+    }
+
+    fn rewrite(&self, entries: Vec<RewriteEntry>, report: &mut VlogGcReport) -> Result<()> {
+        let (count, bytes) = self.submit_rewrite(entries)?;
+        report.values_moved += count;
+        report.bytes_moved += bytes;
+        Counters::add(&self.counters.vlog_gc_bytes_moved, bytes);
+        Ok(())
+    }
+
+    /// Deletes collected files once no snapshot or transaction older than their collection
+    /// remains. Returns how many were deleted.
+    pub(crate) fn delete_collected_vlogs(&self) -> Result<u64> {
+        let oldest = lock(&self.snapshots).keys().next().copied();
+        let mut st = lock(&self.state);
+        let ready: Vec<u64> = st
+            .versions
+            .vlog_meta()
+            .iter()
+            .filter(|(_, m)| m.collected.is_some_and(|s| oldest.is_none_or(|o| o >= s)))
+            .map(|(&n, _)| n)
+            .collect();
+        if ready.is_empty() {
+            return Ok(0);
+        }
+        let count = ready.len() as u64;
+        let vc = VlogChange {
+            deleted: ready,
+            ..VlogChange::default()
+        };
+        if let Err(e) = st
+            .versions
+            .log_and_apply_with(Vec::new(), Vec::new(), None, 0, vc)
+        {
+            self.set_poison(&e);
+            return Err(e);
+        }
+        self.install_sv(&st);
+        Ok(count)
+    }
+
+    /// The value-log files with their sizes and discard ratios.
+    pub fn vlog_files(&self) -> Vec<VlogFileInfo> {
+        let active = lock(&self.vlog).as_ref().map(|w| (w.number, w.log.len()));
+        let st = lock(&self.state);
+        st.versions
+            .vlog_meta()
+            .iter()
+            .map(|(&number, m)| {
+                let size = match (m.sealed_len, active) {
+                    (Some(l), _) => l,
+                    (None, Some((a, len))) if a == number => len,
+                    (None, _) => 0,
+                };
+                VlogFileInfo {
+                    number,
+                    size,
+                    discard_bytes: m.discard,
+                    discard_ratio: gc::FileUsage {
+                        number,
+                        size,
+                        discard: m.discard,
+                    }
+                    .discard_ratio(),
+                    active: m.sealed_len.is_none(),
+                    collected: m.collected.is_some(),
+                }
+            })
+            .collect()
+    }
+
+    /// Body of the background GC thread: collects when a file passes the discard ratio,
+    /// looking again after every flush or compaction and at least every `every`.
+    pub fn vlog_gc_loop(&self, every: std::time::Duration) {
+        loop {
+            {
+                let st = lock(&self.state);
+                if st.shutting_down {
+                    return;
+                }
+                let (st, _) = self
+                    .bg_cv
+                    .wait_timeout(st, every)
+                    .unwrap_or_else(|p| p.into_inner());
+                if st.shutting_down {
+                    return;
+                }
+            }
+            if self.poison.get().is_some() || !self.vlog_gc_wanted() {
+                continue;
+            }
+            if let Err(e) = self.vlog_gc() {
+                tracing::warn!(error = %e, "background value-log GC failed");
+            }
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The value log: key-value separation (WiscKey, FAST 2016; Badger; RocksDB BlobDB).
+//!
+//! Values at least `Options::value_threshold` bytes long are written to append-only
+//! value-log files `<n>.vlog` and the tree holds a small [`format::Handle`] to them, so
+//! compaction moves handles instead of the values.
+//!
+//! **Separation happens at write time**, in the group-commit leader: it appends the group's
+//! large values to the active value-log file, then writes the WAL record holding their
+//! handles. A large value is thus written to disk once (not once to the WAL and again at
+//! flush), which is what keeps write amplification near 1 for large values. Durability
+//! follows from one rule: the active value-log file is fsynced before every WAL fsync (and
+//! a full file is fsynced whole before the next one is used), so a durable WAL record never
+//! points at value bytes that are not durable.
+//!
+//! Files are recorded in the manifest: added when created (before any value is written to
+//! them), sealed with their final length when the next file takes over, given discard
+//! counts by compaction (bytes of records no longer referenced), marked collected by garbage
+//! collection and deleted once no reader can reach them. See `engine/vlog.rs` for the
+//! write, read, recovery and collection paths.
+
+pub mod format;
+pub mod gc;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock, RwLock};
+
+use bytes::Bytes;
+
+use crate::cache::BlockCache;
+use crate::error::{Error, Result};
+use crate::filename::vlog_path;
+use crate::fs::{FileSystem, RandomAccessFile};
+use format::{check_framed, decode_payload, Handle};
+
+/// A value-log file open for reads. Shared by versions; deleted from disk when it has been
+/// marked obsolete and the last reader drops it.
+pub struct VlogFile {
+    number: u64,
+    path: PathBuf,
+    fs: Arc<dyn FileSystem>,
+    /// The open file; reopened when a read passes its length (the active file grows).
+    file: RwLock<Arc<dyn RandomAccessFile>>,
+    cache: Option<Arc<BlockCache>>,
+    obsolete: OnceLock<()>,
+}
+
+impl std::fmt::Debug for VlogFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VlogFile")
+            .field("number", &self.number)
+            .finish()
+    }
+}
+
+impl Drop for VlogFile {
+    fn drop(&mut self) {
+        if self.obsolete.get().is_some() {
+            // A failure leaves an orphan, which the next open deletes.
+            let _ = self.fs.remove_file(&self.path);
+        }
+    }
+}
+
+impl VlogFile {
+    /// Opens value-log file `number` in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// `Corruption` when the file is missing (the manifest says it exists), else the I/O
+    /// error.
+    pub fn open(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        number: u64,
+        cache: Option<Arc<BlockCache>>,
+    ) -> Result<VlogFile> {
+        let path = vlog_path(dir, number);
+        let file = fs.open(&path, false).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::corruption(&path, 0, "value-log file is missing")
+            } else {
+                Error::io("opening", &path, e)
+            }
+        })?;
+        Ok(VlogFile {
+            number,
+            path,
+            fs,
+            file: RwLock::new(file),
+            cache,
+            obsolete: OnceLock::new(),
+        })
+    }
+
+    /// The file's number.
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Marks the file for deletion once the last reader drops it.
+    pub fn mark_obsolete(&self) {
+        let _ = self.obsolete.set(());
+    }
+
+    /// Reads the value `h` points at, through the block cache when there is one.
+    ///
+    /// # Errors
+    ///
+    /// `Corruption` naming the file and offset when the record is damaged or out of range.
+    pub fn read_value(&self, h: &Handle) -> Result<Bytes> {
+        let load = || {
+            let rec = self.read_record(h)?;
+            let payload = check_framed(&self.path, h.offset, &rec)?;
+            Ok(decode_payload(&self.path, h.offset, &payload)?.value)
+        };
+        match &self.cache {
+            Some(c) => c.get_or_load_value(self.number, h.offset, load),
+            None => load(),
+        }
+    }
+
+    /// The raw bytes of the record `h` points at (not checked).
+    ///
+    /// # Errors
+    ///
+    /// `Corruption` when the record runs past the end of the file, or the I/O error.
+    pub fn read_record(&self, h: &Handle) -> Result<Bytes> {
+        let len = usize::try_from(h.len)
+            .map_err(|_| Error::corruption(&self.path, h.offset, "value handle too long"))?;
+        let end = h.offset.saturating_add(h.len);
+        let mut file = self.file.read().unwrap_or_else(|p| p.into_inner()).clone();
+        if end > file.len() {
+            // The active file grew since it was opened: look again.
+            let fresh = self
+                .fs
+                .open(&self.path, false)
+                .map_err(|e| Error::io("opening", &self.path, e))?;
+            *self.file.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+            file = fresh;
+        }
+        file.read_at(h.offset, len).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                Error::corruption(
+                    &self.path,
+                    h.offset,
+                    "value record runs past the end of the value-log file",
+                )
+            } else {
+                Error::io("reading", &self.path, e)
+            }
+        })
+    }
+}
+
+/// Resolves value handles through a set of open value-log files.
+///
+/// # Errors
+///
+/// `Corruption` when the handle is malformed, names a file that is not live, or its record
+/// is damaged.
+pub fn resolve(
+    files: &std::collections::BTreeMap<u64, Arc<VlogFile>>,
+    handle: &[u8],
+) -> Result<Bytes> {
+    let h = Handle::decode(handle)
+        .ok_or_else(|| Error::corruption("(value handle)", 0, "malformed value-log handle"))?;
+    match files.get(&h.file) {
+        Some(f) => f.read_value(&h),
+        None => Err(Error::corruption(
+            format!("{:06}.vlog", h.file),
+            h.offset,
+            "a value points into a value-log file that is not live",
+        )),
+    }
+}
