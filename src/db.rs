@@ -149,11 +149,13 @@ impl Db {
                 Box::new(move || e.compaction_loop()),
             )?);
         }
-        let e = engine.clone();
-        threads.push(spawn(
-            "stratakv-vlog-gc",
-            Box::new(move || e.vlog_gc_loop(VLOG_GC_INTERVAL)),
-        )?);
+        if engine.opts.vlog_gc_background {
+            let e = engine.clone();
+            threads.push(spawn(
+                "stratakv-vlog-gc",
+                Box::new(move || e.vlog_gc_loop(VLOG_GC_INTERVAL)),
+            )?);
+        }
         if let Some(every) = sync_every {
             let e = engine.clone();
             threads.push(spawn(

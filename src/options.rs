@@ -117,6 +117,9 @@ pub struct Options {
     pub background_threads: usize,
     /// A value-log file is collected once this share of it is garbage (default 0.5).
     pub vlog_gc_discard_ratio: f64,
+    /// A background thread collects value-log files past the ratio (default true); off,
+    /// only `Db::vlog_gc` does.
+    pub vlog_gc_background: bool,
     /// The filesystem every file goes through (default: the operating system's).
     pub fs: Arc<dyn FileSystem>,
 }
@@ -152,6 +155,7 @@ impl Default for Options {
             txn_max_bytes: 64 << 20,
             background_threads: 2,
             vlog_gc_discard_ratio: 0.5,
+            vlog_gc_background: true,
             fs: default_fs(),
         }
     }
@@ -188,6 +192,7 @@ impl PartialEq for Options {
             && self.txn_max_bytes == o.txn_max_bytes
             && self.background_threads == o.background_threads
             && self.vlog_gc_discard_ratio == o.vlog_gc_discard_ratio
+            && self.vlog_gc_background == o.vlog_gc_background
     }
 }
 
@@ -295,6 +300,7 @@ impl Options {
                     _ => return Err(Error::invalid(format!("{key}: expected a number"))),
                 }
             }
+            "vlog_gc_background" => self.vlog_gc_background = boolean(key, v)?,
             _ => return Err(Error::invalid(format!("unknown option key `{key}`"))),
         }
         Ok(())

@@ -26,9 +26,11 @@ fn key(rng: &mut Rng) -> Vec<u8> {
 }
 
 fn value(rng: &mut Rng) -> Vec<u8> {
-    let len = match rng.below(20) {
-        0 => 0,
-        1 => 3000 + rng.below(3000) as usize,
+    // 0 B to 64 KiB: inline and (past each preset's value_threshold) in the value log.
+    let len = match rng.below(40) {
+        0 | 1 => 0,
+        2 | 3 => 3000 + rng.below(3000) as usize,
+        4 => 10_000 + rng.below(55_536) as usize,
         _ => rng.below(120) as usize,
     };
     rng.bytes(len)
@@ -202,6 +204,9 @@ fn run(seed: u64, preset: &str, opts: Options, reopen: &dyn Fn() -> Db, ops: usi
                 snaps.clear();
                 db.close().unwrap();
                 db = reopen();
+            }
+            97 => {
+                db.vlog_gc().unwrap();
             }
             _ => {
                 let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();

@@ -128,6 +128,24 @@ pub fn presets(fs: &MemFs) -> Vec<(&'static str, Options)> {
             },
         ),
         (
+            // Most values in the value log, small files, GC at a low ratio: separation,
+            // rotation and collection all the time.
+            "vlog-threshold-64",
+            Options {
+                value_threshold: 64,
+                vlog_file_size: 64 << 10,
+                vlog_gc_discard_ratio: 0.2,
+                ..base.clone()
+            },
+        ),
+        (
+            "no-value-log",
+            Options {
+                value_threshold: usize::MAX,
+                ..base.clone()
+            },
+        ),
+        (
             "no-compaction-pressure",
             Options {
                 level0_compaction_trigger: 8,
