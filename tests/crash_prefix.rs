@@ -95,6 +95,24 @@ fn check_recovered(fs: MemFs, opts: &Options, states: &[Model], synced: usize, c
 }
 
 fn crash_rounds(mode: CrashMode, seeds_: &[u64], rounds: usize) {
+    crash_rounds_with(mode, seeds_, rounds, |o| o);
+}
+
+/// Options with most values in the value log, in small files.
+fn with_value_log(o: Options) -> Options {
+    Options {
+        value_threshold: 100,
+        vlog_file_size: 64 << 10,
+        ..o
+    }
+}
+
+fn crash_rounds_with(
+    mode: CrashMode,
+    seeds_: &[u64],
+    rounds: usize,
+    tweak: impl Fn(Options) -> Options,
+) {
     for seed in seeds(seeds_) {
         let _g = SeedGuard {
             name: "crash_prefix",
@@ -103,10 +121,10 @@ fn crash_rounds(mode: CrashMode, seeds_: &[u64], rounds: usize) {
         let mut rng = Rng::new(seed);
         for round in 0..rounds {
             let fs = MemFs::new();
-            let opts = Options {
+            let opts = tweak(Options {
                 max_immutable_memtables: 1,
                 ..tiny_mem_options(&fs)
-            };
+            });
             let db = Db::open_with(DIR, opts.clone()).unwrap();
             let mut states = vec![Model::new()];
             let mut synced = 0;
@@ -144,6 +162,17 @@ fn crash_drops_unsynced_writes_only_as_a_suffix() {
 #[test]
 fn torn_unsynced_tail_is_dropped() {
     crash_rounds(CrashMode::TearUnsynced { keep: 100 }, &[5, 6], 12);
+}
+
+#[test]
+fn crash_with_values_in_the_value_log() {
+    crash_rounds_with(CrashMode::DropUnsynced, &[21, 22], 10, with_value_log);
+    crash_rounds_with(
+        CrashMode::TearUnsynced { keep: 100 },
+        &[23],
+        10,
+        with_value_log,
+    );
 }
 
 #[test]

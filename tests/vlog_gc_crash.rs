@@ -69,7 +69,10 @@ fn check(db: &Db, model: &BTreeMap<String, Vec<u8>>, ctx: &str) {
         })
         .collect();
     let want: Vec<(String, Vec<u8>)> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    assert_eq!(got, want, "{ctx}: full scan (no stale or resurrected value)");
+    assert_eq!(
+        got, want,
+        "{ctx}: full scan (no stale or resurrected value)"
+    );
 }
 
 #[test]
