@@ -1,11 +1,11 @@
-//! Golden output of the `sst`, `wal` and `manifest` dumps on a small fixed store.
+//! Golden output of the `sst`, `wal`, `manifest` and `vlog` dumps on a small fixed store.
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test --test inspect_golden` and review the diff.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use stratakv::fs::{FileSystem, MemFs};
-use stratakv::inspect::{dump_manifest, dump_sst, dump_wal};
+use stratakv::inspect::{dump_manifest, dump_sst, dump_vlog, dump_wal, VlogListing};
 use stratakv::{Compression, Db, Options, WriteBatch};
 
 fn store() -> MemFs {
@@ -14,9 +14,14 @@ fn store() -> MemFs {
         fs: Arc::new(fs.clone()),
         compression: Compression::None,
         block_size: 256,
+        value_threshold: 64,
+        vlog_gc_background: false,
         ..Options::default()
     };
     let db = Db::open_with("/g", opts).unwrap();
+    db.put("large/1", "L".repeat(100)).unwrap();
+    db.put("large/2", "M".repeat(200)).unwrap();
+    db.put("large/1", "N".repeat(64)).unwrap();
     for (k, v) in [
         ("apple", "red"),
         ("banana", "yellow"),
@@ -71,5 +76,24 @@ fn sst_wal_manifest_dumps_match_golden() {
     check(
         "manifest.txt",
         &dump_manifest(&fs, dir).unwrap().to_string(),
+    );
+    let vlog = names.iter().find(|n| n.ends_with(".vlog")).unwrap();
+    check(
+        "vlog.txt",
+        &dump_vlog(&fs, &dir.join(vlog)).unwrap().to_string(),
+    );
+    let opts = Options {
+        fs: Arc::new(fs.clone()),
+        vlog_gc_background: false,
+        ..Options::default()
+    };
+    let db = Db::open_with(dir, opts).unwrap();
+    db.compact().unwrap();
+    check(
+        "vlog_list.txt",
+        &VlogListing {
+            files: db.vlog_files(),
+        }
+        .to_string(),
     );
 }

@@ -31,6 +31,24 @@ struct Cli {
 }
 
 #[derive(Subcommand, Debug)]
+enum VlogAction {
+    /// Rewrite the live values of files past the discard ratio and delete them.
+    Gc {
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a value-log file's records (key, value length, offsets).
+    Dump {
+        /// The .vlog file.
+        file: PathBuf,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
 enum Command {
     /// Print the value of KEY.
     Get {
@@ -114,6 +132,15 @@ enum Command {
     Wal {
         /// The .wal file.
         file: PathBuf,
+        /// As JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the value-log files with their discard ratios; `vlog gc` collects them,
+    /// `vlog dump FILE` prints a file's records.
+    Vlog {
+        #[command(subcommand)]
+        action: Option<VlogAction>,
         /// As JSON.
         #[arg(long)]
         json: bool,
@@ -298,6 +325,19 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             json,
         } => tools::sst(file, *entries, *json)?,
         Command::Wal { file, json } => tools::wal(file, *json)?,
+        Command::Vlog { action, json } => match action {
+            Some(VlogAction::Dump { file, json }) => tools::vlog_dump(file, *json)?,
+            Some(VlogAction::Gc { json }) => {
+                let db = open(cli)?;
+                tools::vlog_gc(&db, *json)?;
+                db.close()?;
+            }
+            None => {
+                let db = open(cli)?;
+                tools::vlog_list(&db, *json)?;
+                db.close()?;
+            }
+        },
         Command::Verify { json } => {
             let db = open(cli)?;
             let r = tools::verify(&db, *json);

@@ -1,5 +1,5 @@
-//! The inspection and maintenance commands: stats, manifest, sst, wal, verify, compact,
-//! checkpoint, import, export. Printing of artifacts lives in `stratakv::inspect`.
+//! The inspection and maintenance commands: stats, manifest, sst, wal, vlog, verify,
+//! compact, checkpoint, import, export. Printing of artifacts lives in `stratakv::inspect`.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -69,6 +69,29 @@ pub fn sst(file: &Path, entries: bool, as_json: bool) -> Result<(), Failure> {
 
 pub fn wal(file: &Path, as_json: bool) -> Result<(), Failure> {
     emit(&inspect::dump_wal(&OsFs::new(), file)?, as_json)
+}
+
+pub fn vlog_list(db: &Db, as_json: bool) -> Result<(), Failure> {
+    let listing = inspect::VlogListing {
+        files: db.vlog_files(),
+    };
+    emit(&listing, as_json)
+}
+
+pub fn vlog_gc(db: &Db, as_json: bool) -> Result<(), Failure> {
+    let pb = spinner("collecting value-log files");
+    let r = db.vlog_gc()?;
+    pb.finish_and_clear();
+    if as_json {
+        json(&r)
+    } else {
+        println!("{r}");
+        Ok(())
+    }
+}
+
+pub fn vlog_dump(file: &Path, as_json: bool) -> Result<(), Failure> {
+    emit(&inspect::dump_vlog(&OsFs::new(), file)?, as_json)
 }
 
 pub fn verify(db: &Db, as_json: bool) -> Result<(), Failure> {

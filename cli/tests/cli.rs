@@ -106,6 +106,13 @@ fn inspection_and_maintenance_commands() {
         for i in 0..2_000u32 {
             d.put(format!("key{i:05}"), format!("value,{i}")).unwrap();
         }
+        for i in 0..20u32 {
+            d.put(format!("big{i:02}"), vec![b'0' + (i % 10) as u8; 5000])
+                .unwrap();
+        }
+        for i in 0..20u32 {
+            d.put(format!("big{i:02}"), vec![b'x'; 6000]).unwrap();
+        }
         d.flush().unwrap();
         d.put(b"in-wal", b"1").unwrap();
         d.close().unwrap();
@@ -126,7 +133,7 @@ fn inspection_and_maintenance_commands() {
     let (code, out, _) = run_in(&db, &["manifest"]);
     assert_eq!(code, Some(0));
     assert!(
-        out.contains("L1: 1 tables") && out.contains("keys in-wal .. key01999"),
+        out.contains("L1: 1 tables") && out.contains("keys big00 .. key01999"),
         "{out}"
     );
     let sst = std::fs::read_dir(&db)
@@ -137,7 +144,7 @@ fn inspection_and_maintenance_commands() {
     let (code, out, _) = run_in(&db, &["sst", sst.to_str().unwrap(), "--entries"]);
     assert_eq!(code, Some(0));
     assert!(
-        out.contains("entries: 2001") && out.contains("key00042 @"),
+        out.contains("entries: 2021") && out.contains("key00042 @"),
         "{out}"
     );
     let wal = std::fs::read_dir(&db)
@@ -154,6 +161,37 @@ fn inspection_and_maintenance_commands() {
         (Some(0), true),
         "{out}"
     );
+
+    let (code, out, _) = run_in(&db, &["vlog"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(".vlog") && out.contains("sealed"), "{out}");
+    let (code, out, _) = run_in(&db, &["vlog", "--json"]);
+    assert_eq!(code, Some(0));
+    let files: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        files["files"][0]["discard_ratio"].as_f64().unwrap() > 0.3,
+        "{out}"
+    );
+    let vlog = std::fs::read_dir(&db)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "vlog"))
+        .unwrap();
+    let (code, out, _) = run_in(&db, &["vlog", "dump", vlog.to_str().unwrap()]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("big07 = 5000 bytes"), "{out}");
+    // GC only when asked, at a ratio the store passes.
+    let conf = dir.path().join("gc.toml");
+    std::fs::write(
+        &conf,
+        "vlog_gc_discard_ratio = 0.2\nvlog_gc_background = false\n",
+    )
+    .unwrap();
+    let (code, out, _) = run_in(&db, &["--config", conf.to_str().unwrap(), "vlog", "gc"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("1 files collected"), "{out}");
+    let (_, out, _) = run_in(&db, &["get", "big07"]);
+    assert_eq!(out.trim_end(), "x".repeat(6000));
 
     // Export and import, JSON lines and CSV (with a comma inside values).
     for format in ["jsonl", "csv"] {

@@ -262,6 +262,8 @@ pub struct ManifestDump {
     pub last_sequence: u64,
     /// Tables per level.
     pub levels: Vec<Vec<ManifestFile>>,
+    /// Value-log files by number.
+    pub vlog_files: std::collections::BTreeMap<u64, crate::manifest::VlogMeta>,
 }
 
 fn render_user_key(ikey: &[u8]) -> String {
@@ -296,6 +298,7 @@ pub fn dump_manifest(fs: &dyn FileSystem, dir: &Path) -> Result<ManifestDump> {
         next_file_number: 0,
         last_sequence: 0,
         levels: Vec::new(),
+        vlog_files: std::collections::BTreeMap::new(),
     };
     for r in &log.records {
         let e =
@@ -303,6 +306,7 @@ pub fn dump_manifest(fs: &dyn FileSystem, dir: &Path) -> Result<ManifestDump> {
         out.log_number = e.log_number.unwrap_or(out.log_number);
         out.next_file_number = e.next_file_number.unwrap_or(out.next_file_number);
         out.last_sequence = e.last_sequence.unwrap_or(out.last_sequence);
+        crate::manifest::apply_vlog_edit(&mut out.vlog_files, &e);
         for (_, n) in &e.deleted_files {
             files.remove(n);
         }
@@ -346,6 +350,17 @@ impl fmt::Display for ManifestDump {
                     t.number, t.size, t.entries, t.smallest, t.largest, t.seqs.0, t.seqs.1
                 )?;
             }
+        }
+        if !self.vlog_files.is_empty() {
+            writeln!(f, "value log: {} files", self.vlog_files.len())?;
+        }
+        for (n, m) in &self.vlog_files {
+            let state = match (m.sealed_len, m.collected) {
+                (_, Some(seq)) => format!("collected at sequence {seq}"),
+                (Some(len), None) => format!("sealed at {len} bytes"),
+                (None, None) => "active".to_string(),
+            };
+            writeln!(f, "  {n:06}.vlog {state}, {} bytes discarded", m.discard)?;
         }
         Ok(())
     }

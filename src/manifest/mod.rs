@@ -50,7 +50,7 @@ pub struct VersionSet {
 }
 
 /// What the manifest records of one value-log file.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VlogMeta {
     /// Final length once sealed; `None` while it is the active file.
     pub sealed_len: Option<u64>,
@@ -58,6 +58,32 @@ pub struct VlogMeta {
     pub discard: u64,
     /// Set by garbage collection: the sequence number of its last rewrite.
     pub collected: Option<u64>,
+}
+
+/// Applies the value-log part of edit `e` to `files` (the metadata of live value-log
+/// files by number).
+pub fn apply_vlog_edit(files: &mut BTreeMap<u64, VlogMeta>, e: &VersionEdit) {
+    for n in &e.vlog_added {
+        files.insert(*n, VlogMeta::default());
+    }
+    for (n, len) in &e.vlog_sealed {
+        if let Some(m) = files.get_mut(n) {
+            m.sealed_len = Some(*len);
+        }
+    }
+    for (n, bytes) in &e.vlog_discard {
+        if let Some(m) = files.get_mut(n) {
+            m.discard += bytes;
+        }
+    }
+    for (n, seq) in &e.vlog_collected {
+        if let Some(m) = files.get_mut(n) {
+            m.collected = Some(*seq);
+        }
+    }
+    for n in &e.vlog_deleted {
+        files.remove(n);
+    }
 }
 
 /// Value-log changes made together with a version edit.
@@ -262,27 +288,7 @@ impl VersionSet {
 
     /// Applies the value-log part of a recovered edit to the metadata.
     fn apply_vlog_meta(&mut self, e: &VersionEdit) {
-        for n in &e.vlog_added {
-            self.vlog.insert(*n, VlogMeta::default());
-        }
-        for (n, len) in &e.vlog_sealed {
-            if let Some(m) = self.vlog.get_mut(n) {
-                m.sealed_len = Some(*len);
-            }
-        }
-        for (n, bytes) in &e.vlog_discard {
-            if let Some(m) = self.vlog.get_mut(n) {
-                m.discard += bytes;
-            }
-        }
-        for (n, seq) in &e.vlog_collected {
-            if let Some(m) = self.vlog.get_mut(n) {
-                m.collected = Some(*seq);
-            }
-        }
-        for n in &e.vlog_deleted {
-            self.vlog.remove(n);
-        }
+        apply_vlog_edit(&mut self.vlog, e);
     }
 
     /// Opens the recovered value-log files. Collected files are dropped (no reader can
