@@ -28,13 +28,13 @@
 //! - Every byte read from disk is checksummed; damage is an error naming the file and
 //!   offset, never a wrong value.
 //! - Reads never block on writes; iterators and snapshots see a fixed point in time.
-//!
-//! ## What it is not (yet)
-//!
 //! - Optimistic, serializable transactions ([`Db::transaction`], [`Db::update`]).
+//! - Key-value separation: values of at least `Options::value_threshold` bytes go to an
+//!   append-only value log at write time, so compaction moves small handles, and
+//!   [`Db::vlog_gc`] (and a background thread) rewrites the live values of files that are
+//!   mostly garbage.
 //!
-//! The value log (key-value separation) is planned. One process owns a
-//! directory at a time.
+//! One process owns a directory at a time.
 //!
 //! ## Limits
 //!
