@@ -28,6 +28,7 @@ pub(crate) struct Counters {
     pub vlog_bytes_written: AtomicU64,
     pub vlog_gc_files: AtomicU64,
     pub vlog_gc_bytes_moved: AtomicU64,
+    pub vlog_gc_runs: AtomicU64,
 }
 
 impl Counters {
@@ -98,6 +99,9 @@ pub struct Stats {
     pub vlog_discardable_bytes: u64,
     /// Bytes written to value-log files since open.
     pub vlog_bytes_written: u64,
+    /// Value-log garbage collections (background or `vlog_gc()`) that collected at least
+    /// one file since open.
+    pub vlog_gc_runs: u64,
     /// Value-log files collected by GC since open.
     pub vlog_gc_files: u64,
     /// Bytes of live values GC rewrote since open.
@@ -204,10 +208,13 @@ impl fmt::Display for Stats {
             (
                 "value log",
                 format!(
-                    "{} files, {}, {} discardable",
+                    "{} files, {}, {} discardable; GC: {} runs, {} files, {} moved",
                     self.vlog_files,
                     human(self.vlog_bytes),
-                    human(self.vlog_discardable_bytes)
+                    human(self.vlog_discardable_bytes),
+                    self.vlog_gc_runs,
+                    self.vlog_gc_files,
+                    human(self.vlog_gc_bytes_moved)
                 ),
             ),
             ("wal", human(self.wal_bytes)),

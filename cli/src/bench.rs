@@ -43,6 +43,14 @@ pub struct BenchArgs {
     /// Seed for key order and values.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Values at least this long go to the value log: bytes, a size such as "4KiB", or
+    /// "never" (default: the options' value_threshold).
+    #[arg(long)]
+    pub value_threshold: Option<String>,
+    /// Before the final figures, wait until flushes and compactions have caught up, so
+    /// write amplification includes the compaction debt the workloads left.
+    #[arg(long)]
+    pub settle: bool,
 }
 
 struct Row {
@@ -409,6 +417,22 @@ fn preset(name: &str) -> Result<Options, Failure> {
     }
 }
 
+/// Flushes, then waits until no compaction is owed (L0 below its trigger, no debt).
+fn settle(db: &Db, o: &Options) -> Result<(), Failure> {
+    let t = std::time::Instant::now();
+    db.flush()?;
+    loop {
+        let s = db.stats();
+        let l0 = s.levels.first().map_or(0, |l| l.tables);
+        if s.pending_compaction_bytes == 0 && l0 < o.level0_compaction_trigger {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    eprintln!("settled in {:.1} s", t.elapsed().as_secs_f64());
+    Ok(())
+}
+
 fn us(ns: u64) -> String {
     format!("{:.1}", Duration::from_nanos(ns).as_secs_f64() * 1e6)
 }
@@ -418,11 +442,21 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
     if args.threads == 0 || args.num == 0 {
         return Err(crate::usage("--threads and --num must be at least 1"));
     }
-    let base = if args.preset == "default" {
+    let mut base = if args.preset == "default" {
         config
     } else {
         preset(&args.preset)?
     };
+    if let Some(t) = &args.value_threshold {
+        base.value_threshold = if t == "never" {
+            usize::MAX
+        } else {
+            stratakv::options::parse_size(t)
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .ok_or_else(|| crate::usage(format!("--value-threshold {t:?}: a size or never")))?
+        };
+    }
     let (root, temp) = match db_dir {
         Some(d) => (d.to_path_buf(), None),
         None => {
@@ -443,7 +477,7 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         _temp: temp,
     };
     println!(
-        "stratakv bench: {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {}, preset {}, compression {:?}, bloom {} bits/key",
+        "stratakv bench: {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {}, preset {}, compression {:?}, bloom {} bits/key, value log from {}",
         args.num,
         args.key_size,
         args.value_size,
@@ -451,7 +485,12 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         args.sync,
         args.preset,
         ctx.base.compression,
-        ctx.base.bloom_bits_per_key
+        ctx.base.bloom_bits_per_key,
+        if ctx.base.value_threshold == usize::MAX {
+            "never".to_string()
+        } else {
+            format!("{} B", ctx.base.value_threshold)
+        }
     );
     println!("directory: {}", ctx.root.display());
     let mut rows = Vec::new();
@@ -502,6 +541,9 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         );
     }
     if let Some(db) = ctx.db.take() {
+        if args.settle {
+            settle(&db, &ctx.base)?;
+        }
         let s = db.stats();
         println!(
             "\nfinal: tables per level {:?}, {} flushes, {} compactions, write amplification {:.2}, bloom {} checks / {} useful, block cache {} hits / {} misses",
@@ -513,6 +555,16 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
             s.bloom_useful,
             s.block_cache_hits,
             s.block_cache_misses
+        );
+        println!(
+            "user bytes {}, disk bytes {} (value log {}), value-log files {} ({} B, {} B discardable), GC collected {} files",
+            s.user_bytes_written,
+            s.disk_bytes_written,
+            s.vlog_bytes_written,
+            s.vlog_files,
+            s.vlog_bytes,
+            s.vlog_discardable_bytes,
+            s.vlog_gc_files
         );
         db.close()?;
     }

@@ -268,6 +268,7 @@ impl Engine {
             vlog_bytes: vlogs.iter().map(|f| f.size).sum(),
             vlog_discardable_bytes: vlogs.iter().map(|f| f.discard_bytes.min(f.size)).sum(),
             vlog_bytes_written: Counters::get(&c.vlog_bytes_written),
+            vlog_gc_runs: Counters::get(&c.vlog_gc_runs),
             vlog_gc_files: Counters::get(&c.vlog_gc_files),
             vlog_gc_bytes_moved: Counters::get(&c.vlog_gc_bytes_moved),
             flushes: Counters::get(&c.flushes),

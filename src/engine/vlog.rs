@@ -272,6 +272,15 @@ impl Engine {
             self.collect_file(n, &mut report)?;
         }
         report.files_deleted += self.delete_collected_vlogs()?;
+        if report.files_collected > 0 {
+            Counters::add(&self.counters.vlog_gc_runs, 1);
+            tracing::info!(
+                files = report.files_collected,
+                moved = report.bytes_moved,
+                deleted = report.files_deleted,
+                "value-log GC finished"
+            );
+        }
         Ok(report)
     }
 

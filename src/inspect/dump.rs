@@ -471,6 +471,36 @@ pub fn stats_prometheus(s: &crate::Stats) -> String {
         s.write_amplification,
     );
     metric(
+        "vlog_files",
+        "gauge",
+        "Value-log files.",
+        s.vlog_files as f64,
+    );
+    metric(
+        "vlog_bytes",
+        "gauge",
+        "Bytes in value-log files.",
+        s.vlog_bytes as f64,
+    );
+    metric(
+        "vlog_discardable_bytes",
+        "gauge",
+        "Value-log bytes no longer referenced.",
+        s.vlog_discardable_bytes as f64,
+    );
+    metric(
+        "vlog_gc_runs_total",
+        "counter",
+        "Value-log garbage collections that collected at least one file.",
+        s.vlog_gc_runs as f64,
+    );
+    metric(
+        "vlog_gc_bytes_moved_total",
+        "counter",
+        "Bytes of live values rewritten by value-log GC.",
+        s.vlog_gc_bytes_moved as f64,
+    );
+    metric(
         "txn_conflicts_total",
         "counter",
         "Transaction commits refused with a conflict.",
