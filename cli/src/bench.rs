@@ -16,6 +16,9 @@ use stratakv::{Db, Options, WriteOptions};
 use crate::hist::Histogram;
 use crate::Failure;
 
+mod workloads;
+mod zipf;
+
 /// Arguments of `stratakv bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -34,7 +37,9 @@ pub struct BenchArgs {
     /// Fsync every write (`WriteOptions { sync: true }`).
     #[arg(long)]
     pub sync: bool,
-    /// Comma-separated workloads to run, in order.
+    /// Comma-separated workloads to run, in order: fillseq, fillrandom, overwrite,
+    /// readrandom, readmissing, readseq, seekrandom, readwhilewriting, deleterandom,
+    /// ycsba .. ycsbf (Zipfian 0.99), txnrmw, txncontended.
     #[arg(long, default_value = "fillseq,fillrandom,readrandom,readseq")]
     pub workloads: String,
     /// Options preset: default, low-memory or high-performance (before --config).
@@ -52,6 +57,10 @@ pub struct BenchArgs {
     #[arg(long)]
     pub settle: bool,
 }
+
+const ALL_WORKLOADS: &str = "fillseq, fillrandom, overwrite, readrandom, readmissing, readseq, \
+     seekrandom, readwhilewriting, deleterandom, ycsba, ycsbb, ycsbc, ycsbd, ycsbe, ycsbf, \
+     txnrmw, txncontended";
 
 struct Row {
     name: String,
@@ -507,11 +516,18 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
             "readrandom" => read_random(&mut ctx, w, false)?,
             "readmissing" => read_random(&mut ctx, w, true)?,
             "readseq" => read_seq(&mut ctx)?,
+            "seekrandom" => workloads::seek_random(&mut ctx, w)?,
+            "readwhilewriting" => workloads::read_while_writing(&mut ctx, w)?,
+            "deleterandom" => workloads::delete_random(&mut ctx, w)?,
             "txnrmw" => txn_rmw(&mut ctx, w, 0)?,
             "txncontended" => txn_rmw(&mut ctx, w, 8)?,
+            y if y.len() == 5 && y.starts_with("ycsb") => {
+                let c = y.chars().nth(4).unwrap_or('?');
+                workloads::ycsb(&mut ctx, w, c)?
+            }
             other => {
                 return Err(crate::usage(format!(
-                    "unknown workload {other:?} (fillseq, fillrandom, overwrite, readrandom, readmissing, readseq, txnrmw, txncontended)"
+                    "unknown workload {other:?} ({ALL_WORKLOADS})"
                 )))
             }
         };

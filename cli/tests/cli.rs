@@ -88,6 +88,50 @@ fn bench_prints_a_table() {
     assert!(s.contains("3000 of 3000 found"), "{s}");
 }
 
+#[test]
+fn bench_runs_every_workload() {
+    let all = "fillrandom,overwrite,readmissing,seekrandom,readwhilewriting,ycsba,ycsbb,\
+               ycsbc,ycsbd,ycsbe,ycsbf,txnrmw,txncontended,deleterandom";
+    let out = bin()
+        .args([
+            "bench",
+            "--num",
+            "2000",
+            "--threads",
+            "2",
+            "--workloads",
+            all,
+        ])
+        .args(["--value-size", "5000", "--settle"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    for w in all.split(',') {
+        assert!(
+            s.lines().any(|l| l.starts_with(w)),
+            "no row for {w} in:\n{s}"
+        );
+    }
+    assert!(s.contains("seek + 10 next"), "{s}");
+    assert!(s.contains("1 writer:"), "{s}");
+    assert!(s.contains("zipfian 0.99"), "{s}");
+    assert!(s.contains("value log from 4096 B"), "{s}");
+    let bad = bin()
+        .args(["bench", "--num", "10", "--workloads", "ycsbz"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "unknown workload is a usage error"
+    );
+}
+
 fn run_in(db: &std::path::Path, args: &[&str]) -> (Option<i32>, String, String) {
     let out = bin().arg("--db").arg(db).args(args).output().unwrap();
     (
