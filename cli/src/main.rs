@@ -57,6 +57,9 @@ enum Command {
         /// KEY is hex, and the value is printed as hex.
         #[arg(long)]
         hex: bool,
+        /// As a JSON object (`key`/`value` as text, or `key_hex`/`value_hex` when not UTF-8).
+        #[arg(long)]
+        json: bool,
     },
     /// Set KEY to VALUE.
     Put {
@@ -99,6 +102,9 @@ enum Command {
         /// Arguments are hex, and keys and values are printed as hex.
         #[arg(long)]
         hex: bool,
+        /// As JSON lines, one object per entry (as `export`).
+        #[arg(long)]
+        json: bool,
     },
     /// Run db_bench-style workloads and print a table of results.
     Bench(bench::BenchArgs),
@@ -237,9 +243,11 @@ fn arg_bytes(s: &str, hex: bool) -> Result<Vec<u8>, Failure> {
 
 fn run(cli: &Cli) -> Result<(), Failure> {
     match &cli.command {
-        Command::Get { key, hex } => {
+        Command::Get { key, hex, json } => {
             let db = open(cli)?;
-            match db.get(arg_bytes(key, *hex)?)? {
+            let k = arg_bytes(key, *hex)?;
+            match db.get(&k)? {
+                Some(v) if *json => println!("{}", tools::json_entry(&k, &v)),
                 Some(v) => println!("{}", print::show(&v, *hex)),
                 None => {
                     return Err(Failure {
@@ -276,6 +284,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             reverse,
             limit,
             hex,
+            json,
         } => {
             let db = open(cli)?;
             let it = match prefix {
@@ -302,12 +311,15 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             for item in it.take(limit.unwrap_or(usize::MAX)) {
                 let (k, v) = item?;
                 use std::io::Write;
-                writeln!(out, "{}\t{}", print::show(&k, *hex), print::show(&v, *hex)).map_err(
-                    |e| Failure {
-                        code: 1,
-                        message: e.to_string(),
-                    },
-                )?;
+                let line = if *json {
+                    tools::json_entry(&k, &v)
+                } else {
+                    format!("{}\t{}", print::show(&k, *hex), print::show(&v, *hex))
+                };
+                writeln!(out, "{line}").map_err(|e| Failure {
+                    code: 1,
+                    message: e.to_string(),
+                })?;
             }
             drop(out);
             db.close()?;

@@ -162,6 +162,15 @@ fn csv_field(b: &[u8], hex: bool) -> Result<String, Failure> {
     })
 }
 
+/// One entry as a JSON object: `key`/`value` as text when UTF-8, else `key_hex`/`value_hex`
+/// (the JSON-lines format of `export` and `import`, and `get`/`scan --json`).
+pub fn json_entry(k: &[u8], v: &[u8]) -> String {
+    let mut m = serde_json::Map::new();
+    text_or_hex(k, "key", &mut m);
+    text_or_hex(v, "value", &mut m);
+    serde_json::Value::Object(m).to_string()
+}
+
 pub fn export(db: &Db, format: Format, prefix: Option<&str>, hex: bool) -> Result<(), Failure> {
     let it = match prefix {
         Some(p) => db.prefix(p),
@@ -171,12 +180,7 @@ pub fn export(db: &Db, format: Format, prefix: Option<&str>, hex: bool) -> Resul
     for item in it {
         let (k, v) = item?;
         let line = match format {
-            Format::Jsonl => {
-                let mut m = serde_json::Map::new();
-                text_or_hex(&k, "key", &mut m);
-                text_or_hex(&v, "value", &mut m);
-                serde_json::Value::Object(m).to_string()
-            }
+            Format::Jsonl => json_entry(&k, &v),
             Format::Csv => format!("{},{}", csv_field(&k, hex)?, csv_field(&v, hex)?),
         };
         writeln!(out, "{line}").map_err(io_err)?;

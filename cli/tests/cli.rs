@@ -35,6 +35,14 @@ fn put_get_scan_delete_and_exit_codes() {
     );
     let (_, out, _) = run(&["scan", "--hex", "--limit", "1", "--start", "ff"]);
     assert_eq!(out, "ff00\t0a0b\n");
+    let (_, out, _) = run(&["get", "user:1", "--json"]);
+    assert_eq!(out, "{\"key\":\"user:1\",\"value\":\"ada\"}\n");
+    let (_, out, _) = run(&["scan", "--json", "--start", "user:2"]);
+    assert_eq!(
+        out,
+        "{\"key\":\"user:2\",\"value\":\"bob\"}\n{\"key_hex\":\"ff00\",\"value\":\"\\n\\u000b\"}\n",
+        "JSON lines; bytes that are not UTF-8 as hex"
+    );
     assert_eq!(run(&["delete", "user:1"]).0, Some(0));
     assert_eq!(
         run(&["get", "user:1"]).0,
