@@ -14,10 +14,24 @@ type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 #[test]
 fn checkpoint_during_writes_is_a_consistent_prefix() {
+    run(Options::default());
+}
+
+#[test]
+fn checkpoint_with_values_in_the_value_log() {
+    // Every value separated, small files: sealed files are linked, the active one copied.
+    run(Options {
+        value_threshold: 32,
+        vlog_file_size: 64 << 10,
+        ..Options::default()
+    });
+}
+
+fn run(base: Options) {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {
         memtable_size: 64 << 10,
-        ..common::tiny_levels(Options::default())
+        ..common::tiny_levels(base)
     };
     let db = Db::open_with(dir.path().join("db"), opts.clone()).unwrap();
     let states: Arc<Mutex<Vec<Model>>> = Arc::new(Mutex::new(vec![Model::new()]));
