@@ -7,13 +7,6 @@ mod common;
 use common::Rng;
 use stratakv::{Db, Options};
 
-fn dir_bytes(p: &std::path::Path) -> u64 {
-    std::fs::read_dir(p)
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum()
-}
-
 #[test]
 fn overwrites_then_deletes_compact_away() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +27,7 @@ fn overwrites_then_deletes_compact_away() {
     }
     db.compact().unwrap();
     let live = u64::from(n) * (11 + value_len as u64);
-    let on_disk = dir_bytes(dir.path());
+    let on_disk = common::dir_bytes(dir.path());
     let s = db.stats();
     println!("live {live} bytes, on disk {on_disk} bytes\n{s}");
     assert!(on_disk < 2 * live, "on disk {on_disk} >= 2 x live {live}");
@@ -47,7 +40,7 @@ fn overwrites_then_deletes_compact_away() {
     db.compact().unwrap();
     let s = db.stats();
     let tables: usize = s.levels.iter().map(|l| l.tables).sum();
-    let on_disk = dir_bytes(dir.path());
+    let on_disk = common::dir_bytes(dir.path());
     println!("after deleting everything: {tables} tables, {on_disk} bytes on disk");
     assert_eq!(tables, 0, "every tombstone and value dropped");
     assert!(on_disk < 64 << 10, "{on_disk} bytes left");

@@ -20,13 +20,6 @@ fn value(rng: &mut Rng, key: u64, round: u64) -> Vec<u8> {
     v
 }
 
-fn dir_bytes(p: &std::path::Path) -> u64 {
-    std::fs::read_dir(p)
-        .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
-        .sum()
-}
-
 #[test]
 fn overwrite_compact_collect_reclaims_space() {
     let dir = tempfile::tempdir().unwrap();
@@ -51,7 +44,7 @@ fn overwrite_compact_collect_reclaims_space() {
         }
     }
     let live = KEYS * VALUE_BYTES as u64;
-    let on_disk = dir_bytes(&path);
+    let on_disk = common::dir_bytes(&path);
     let s = db.stats();
     println!(
         "live {live} B, on disk {on_disk} B ({:.2}x); GC: {total:?}; vlog files {}, \

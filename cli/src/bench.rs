@@ -71,6 +71,21 @@ struct Row {
     note: String,
 }
 
+impl Row {
+    /// The row of a timed run of `--num` operations, each moving one key and value.
+    fn timed(ctx: &Ctx, name: &str, t: Timing, note: String) -> Row {
+        let n = ctx.args.num;
+        Row {
+            name: name.into(),
+            ops: n,
+            secs: t.secs,
+            bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
+            hist: t.hist,
+            note,
+        }
+    }
+}
+
 fn splitmix(x: &mut u64) -> u64 {
     *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *x;
@@ -334,14 +349,12 @@ fn read_random(ctx: &mut Ctx, name: &str, missing: bool) -> Result<Row, Failure>
         }
         Ok(())
     })?;
-    Ok(Row {
-        name: name.into(),
-        ops: n,
-        secs: t.secs,
-        bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
-        hist: t.hist,
-        note: format!("{} of {} found", found.into_inner(), n),
-    })
+    Ok(Row::timed(
+        ctx,
+        name,
+        t,
+        format!("{} of {} found", found.into_inner(), n),
+    ))
 }
 
 /// Read-modify-write transactions through `db.update`: `hot` = 0 spreads them over every

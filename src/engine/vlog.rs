@@ -31,7 +31,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use super::write::for_each_record;
-use super::{lock, Engine, SuperVersion};
+use super::{lock, Engine, State, SuperVersion};
 use crate::batch::{encode_record, WriteBatch};
 use crate::error::{Error, Result};
 use crate::filename::vlog_path;
@@ -356,20 +356,13 @@ impl Engine {
         // The rewrites must be durable before the old copies may go.
         self.sync()?;
         let seq = self.visible();
-        {
-            let mut st = lock(&self.state);
-            let vc = VlogChange {
+        self.log_vlog_change(
+            &mut lock(&self.state),
+            VlogChange {
                 collected: vec![(n, seq)],
                 ..VlogChange::default()
-            };
-            if let Err(e) = st
-                .versions
-                .log_and_apply_with(Vec::new(), Vec::new(), None, 0, vc)
-            {
-                self.set_poison(&e);
-                return Err(e);
-            }
-        }
+            },
+        )?;
         report.files_collected += 1;
         report.bytes_freed += len;
         Counters::add(&self.counters.vlog_gc_files, 1);
@@ -390,6 +383,18 @@ impl Engine {
         Ok(())
     }
 
+    /// Records a value-log change in the manifest; a failure stops writes (the manifest
+    /// may hold a torn edit).
+    fn log_vlog_change(&self, st: &mut State, vc: VlogChange) -> Result<()> {
+        let r = st
+            .versions
+            .log_and_apply_with(Vec::new(), Vec::new(), None, 0, vc);
+        if let Err(e) = &r {
+            self.set_poison(e);
+        }
+        r
+    }
+
     /// Deletes collected files once no snapshot or transaction older than their collection
     /// remains. Returns how many were deleted.
     pub(crate) fn delete_collected_vlogs(&self) -> Result<u64> {
@@ -406,17 +411,13 @@ impl Engine {
             return Ok(0);
         }
         let count = ready.len() as u64;
-        let vc = VlogChange {
-            deleted: ready,
-            ..VlogChange::default()
-        };
-        if let Err(e) = st
-            .versions
-            .log_and_apply_with(Vec::new(), Vec::new(), None, 0, vc)
-        {
-            self.set_poison(&e);
-            return Err(e);
-        }
+        self.log_vlog_change(
+            &mut st,
+            VlogChange {
+                deleted: ready,
+                ..VlogChange::default()
+            },
+        )?;
         self.install_sv(&st);
         Ok(count)
     }

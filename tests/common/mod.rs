@@ -156,3 +156,11 @@ pub fn presets(fs: &MemFs) -> Vec<(&'static str, Options)> {
         ),
     ]
 }
+
+/// Total bytes of the files in directory `p`.
+pub fn dir_bytes(p: &std::path::Path) -> u64 {
+    std::fs::read_dir(p)
+        .unwrap()
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum()
+}

@@ -38,17 +38,15 @@ pub(super) fn seek_random(ctx: &mut Ctx, name: &str) -> Result<Row, Failure> {
         read.fetch_add(got, Ordering::Relaxed);
         Ok(())
     })?;
-    Ok(Row {
-        name: name.into(),
-        ops: n,
-        secs: t.secs,
-        bytes: read.load(Ordering::Relaxed) * (ctx.args.key_size + ctx.args.value_size) as u64,
-        hist: t.hist,
-        note: format!(
-            "seek + {SEEK_NEXTS} next; {} entries read",
-            read.into_inner()
-        ),
-    })
+    let read = read.into_inner();
+    let mut row = Row::timed(
+        ctx,
+        name,
+        t,
+        format!("seek + {SEEK_NEXTS} next; {read} entries read"),
+    );
+    row.bytes = read * (ctx.args.key_size + ctx.args.value_size) as u64;
+    Ok(row)
 }
 
 pub(super) fn delete_random(ctx: &mut Ctx, name: &str) -> Result<Row, Failure> {
@@ -63,14 +61,9 @@ pub(super) fn delete_random(ctx: &mut Ctx, name: &str) -> Result<Row, Failure> {
     let t = timed(name, n, ctx.args.threads, |i| {
         db.delete_with(keyf(order[i as usize]), wo)
     })?;
-    Ok(Row {
-        name: name.into(),
-        ops: n,
-        secs: t.secs,
-        bytes: n * ctx.args.key_size as u64,
-        hist: t.hist,
-        note: "every key deleted in random order".into(),
-    })
+    let mut row = Row::timed(ctx, name, t, "every key deleted in random order".into());
+    row.bytes = n * ctx.args.key_size as u64;
+    Ok(row)
 }
 
 /// `--threads` readers run readrandom while one more thread overwrites random keys until
@@ -106,18 +99,12 @@ pub(super) fn read_while_writing(ctx: &mut Ctx, name: &str) -> Result<Row, Failu
         r.and_then(|t| w.map(|()| t).map_err(Failure::from))
     })?;
     let w = writes.into_inner();
-    Ok(Row {
-        name: name.into(),
-        ops: n,
-        secs: t.secs,
-        bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
-        hist: t.hist,
-        note: format!(
-            "{} of {n} found; 1 writer: {w} writes, {:.0}/s",
-            found.into_inner(),
-            w as f64 / t.secs
-        ),
-    })
+    let note = format!(
+        "{} of {n} found; 1 writer: {w} writes, {:.0}/s",
+        found.into_inner(),
+        w as f64 / t.secs
+    );
+    Ok(Row::timed(ctx, name, t, note))
 }
 
 /// The operation mix of a YCSB core workload, in percent.
@@ -208,15 +195,9 @@ pub(super) fn ycsb(ctx: &mut Ctx, name: &str, w: char) -> Result<Row, Failure> {
         r
     })?;
     let c: Vec<u64> = counts.iter().map(|c| c.load(Ordering::Relaxed)).collect();
-    Ok(Row {
-        name: name.into(),
-        ops: n,
-        secs: t.secs,
-        bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
-        hist: t.hist,
-        note: format!(
-            "zipfian 0.99; {} reads, {} updates, {} inserts, {} scans, {} read-modify-writes",
-            c[0], c[1], c[2], c[3], c[4]
-        ),
-    })
+    let note = format!(
+        "zipfian 0.99; {} reads, {} updates, {} inserts, {} scans, {} read-modify-writes",
+        c[0], c[1], c[2], c[3], c[4]
+    );
+    Ok(Row::timed(ctx, name, t, note))
 }
