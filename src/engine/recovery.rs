@@ -30,20 +30,30 @@ use crate::vlog::format::Handle;
 use crate::wal::format::{LogKind, RecordType};
 use crate::wal::{read_log, LogWriter};
 
-/// Why a replayed record's value-log handle cannot be followed, if it cannot: malformed, a
-/// file the manifest does not list, or a record past the file's valid length.
-fn dangling_pointer(r: &BatchRecord<'_>, vlog_lens: &BTreeMap<u64, u64>) -> Option<&'static str> {
+/// Why a replayed record's value-log handle cannot be followed, if it cannot, and whether
+/// that is because it points past the file's valid length (a torn tail in the newest WAL
+/// segment) rather than being malformed or naming a file the manifest does not list.
+/// Collected files are listed until replay ends: a collected file is deleted only once
+/// everything up to its collection is in tables, so a log naming it was not yet retired.
+fn dangling_pointer(
+    r: &BatchRecord<'_>,
+    vlog_lens: &BTreeMap<u64, u64>,
+) -> Option<(&'static str, bool)> {
     if r.kind != Kind::Pointer {
         return None;
     }
     let Some(h) = Handle::decode(r.value) else {
-        return Some("malformed value-log handle");
+        return Some(("malformed value-log handle", false));
     };
     match vlog_lens.get(&h.file) {
-        None => Some("a value-log handle names a file the manifest does not list"),
-        Some(&len) if h.offset + h.len > len => {
-            Some("a value-log handle points past the file's valid length")
-        }
+        None => Some((
+            "a value-log handle names a file the manifest does not list",
+            false,
+        )),
+        Some(&len) if h.offset + h.len > len => Some((
+            "a value-log handle points past the file's valid length",
+            true,
+        )),
         Some(_) => None,
     }
 }
@@ -166,11 +176,14 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
                     ),
                 ));
             }
-            if let Some(why) = records.iter().find_map(|r| dangling_pointer(r, &vlog_lens)) {
+            if let Some((why, past_end)) =
+                records.iter().find_map(|r| dangling_pointer(r, &vlog_lens))
+            {
                 // Values are fsynced before the WAL records pointing at them, so only an
                 // unsynced tail can point past the end of the value log: what follows in the
-                // newest segment is a torn tail. Anywhere else it is damage.
-                if !newest {
+                // newest segment is a torn tail. Anywhere else, or a handle to a file the
+                // manifest does not list, is damage.
+                if !(newest && past_end) {
                     return Err(Error::corruption(&path, r.offset, why));
                 }
                 rec.torn_tail_bytes += log.valid_len - r.offset;
@@ -207,6 +220,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     versions.log_number = new_wal;
     versions.last_sequence = last_seq;
     versions.add_unlogged(adds);
+    // The replayed WAL is in tables now: no log can point into a collected file any more.
+    versions.forget_collected_vlogs();
     versions.write_new_manifest()?;
 
     // Only now are old WALs, unreferenced tables and old manifests garbage.

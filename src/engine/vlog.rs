@@ -18,10 +18,12 @@
 //! key again and rewrites only those still pointing at the old record, so a newer write
 //! that raced with GC always wins. The rewrites are made durable, the file is recorded as
 //! collected at the sequence number of the last rewrite, and it is deleted (manifest first)
-//! once no snapshot or transaction older than that sequence number remains; an iterator
-//! still reading it keeps the file open until it is dropped. A crash before the collected
-//! record leaves the file live (its values are rewritten again later); after it, the file is
-//! deleted on the next open.
+//! once no snapshot or transaction older than that sequence number remains and everything
+//! up to it is flushed (until then a WAL replay after a crash may meet handles into it:
+//! superseded versions, which recovery must tell from damage); an iterator still reading it
+//! keeps the file open until it is dropped. A crash before the collected record leaves the
+//! file live (its values are rewritten again later); after it, the next open replays the
+//! WAL with the file still listed, writes the result to tables, then deletes it.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -271,6 +273,11 @@ impl Engine {
             tried.insert(n);
             self.collect_file(n, &mut report)?;
         }
+        if report.files_collected > 0 {
+            // Put the rewrites (and everything before them) in tables, so that the
+            // collected files can go now rather than after the next flush.
+            self.flush()?;
+        }
         report.files_deleted += self.delete_collected_vlogs()?;
         if report.files_collected > 0 {
             Counters::add(&self.counters.vlog_gc_runs, 1);
@@ -396,15 +403,21 @@ impl Engine {
     }
 
     /// Deletes collected files once no snapshot or transaction older than their collection
-    /// remains. Returns how many were deleted.
+    /// remains and everything written up to it is in tables: WAL records still to be
+    /// replayed after a crash may point into the file until then (superseded versions, but
+    /// recovery must tell them from damage). Returns how many were deleted.
     pub(crate) fn delete_collected_vlogs(&self) -> Result<u64> {
         let oldest = lock(&self.snapshots).keys().next().copied();
         let mut st = lock(&self.state);
+        let flushed = st.versions.last_sequence;
         let ready: Vec<u64> = st
             .versions
             .vlog_meta()
             .iter()
-            .filter(|(_, m)| m.collected.is_some_and(|s| oldest.is_none_or(|o| o >= s)))
+            .filter(|(_, m)| {
+                m.collected
+                    .is_some_and(|s| s <= flushed && oldest.is_none_or(|o| o >= s))
+            })
             .map(|(&n, _)| n)
             .collect();
         if ready.is_empty() {

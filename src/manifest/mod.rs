@@ -291,14 +291,19 @@ impl VersionSet {
         apply_vlog_edit(&mut self.vlog, e);
     }
 
-    /// Opens the recovered value-log files. Collected files are dropped (no reader can
-    /// reach them after a restart; the caller deletes them as orphans). The file that was
-    /// active at the crash is read whole: its valid records end at the first torn one,
-    /// and it is sealed there (a torn tail, counted, never appended after).
+    /// Opens the recovered value-log files. Collected files are not opened (no reader can
+    /// reach them after a restart) but stay listed until [`VersionSet::forget_collected_vlogs`]:
+    /// WAL records being replayed may still point into them (versions GC superseded). The
+    /// file that was active at the crash is read whole: its valid records end at the first
+    /// torn one, and it is sealed there (a torn tail, counted, never appended after).
     fn open_vlogs(&mut self) -> Result<BTreeMap<u64, Arc<VlogFile>>> {
-        self.vlog.retain(|_, m| m.collected.is_none());
         let mut open = BTreeMap::new();
-        let numbers: Vec<u64> = self.vlog.keys().copied().collect();
+        let numbers: Vec<u64> = self
+            .vlog
+            .iter()
+            .filter(|(_, m)| m.collected.is_none())
+            .map(|(&n, _)| n)
+            .collect();
         for n in numbers {
             let f = VlogFile::open(self.fs.clone(), &self.dir, n, self.table_opts.cache.clone())?;
             let path = vlog_path(&self.dir, n);
@@ -334,6 +339,12 @@ impl VersionSet {
             open.insert(n, Arc::new(f));
         }
         Ok(open)
+    }
+
+    /// Drops collected value-log files from the record (at open, once the replayed WAL is
+    /// in tables, so no log can point into them; the caller deletes them as orphans).
+    pub fn forget_collected_vlogs(&mut self) {
+        self.vlog.retain(|_, m| m.collected.is_none());
     }
 
     /// The manifest's record of each live value-log file.
