@@ -91,7 +91,7 @@ fn crash_kill_child() {
             writeln!(o, "ack {i}").unwrap();
             o.flush().unwrap();
         }
-        if i % 97 == 0 {
+        if i.is_multiple_of(97) {
             db.vlog_gc().unwrap();
         }
     }
