@@ -313,14 +313,7 @@ fn fill(ctx: &mut Ctx, name: &str, random: bool, fresh: bool) -> Result<Row, Fai
         decile_note(&t.deciles)
     );
     ctx.db = Some(db);
-    Ok(Row {
-        name: name.into(),
-        ops: n,
-        secs: t.secs,
-        bytes: n * (ctx.args.key_size + ctx.args.value_size) as u64,
-        hist: t.hist,
-        note,
-    })
+    Ok(Row::timed(ctx, name, t, note))
 }
 
 fn ensure_db(ctx: &mut Ctx) -> Result<(), Failure> {

@@ -65,24 +65,25 @@ fn put_get_scan_delete_and_exit_codes() {
     assert_eq!(code, Some(4), "{err}");
 }
 
-#[test]
-fn bench_prints_a_table() {
-    let out = bin()
-        .args([
-            "bench",
-            "--num",
-            "3000",
-            "--workloads",
-            "fillseq,fillrandom,readrandom,readseq",
-        ])
-        .output()
-        .unwrap();
+/// Runs `stratakv bench ARGS`, which must succeed; returns its standard output.
+fn bench_ok(args: &[&str]) -> String {
+    let out = bin().arg("bench").args(args).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let s = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+#[test]
+fn bench_prints_a_table() {
+    let s = bench_ok(&[
+        "--num",
+        "3000",
+        "--workloads",
+        "fillseq,fillrandom,readrandom,readseq",
+    ]);
     for w in [
         "fillseq",
         "fillrandom",
@@ -100,25 +101,17 @@ fn bench_prints_a_table() {
 fn bench_runs_every_workload() {
     let all = "fillrandom,overwrite,readmissing,seekrandom,readwhilewriting,ycsba,ycsbb,\
                ycsbc,ycsbd,ycsbe,ycsbf,txnrmw,txncontended,deleterandom";
-    let out = bin()
-        .args([
-            "bench",
-            "--num",
-            "2000",
-            "--threads",
-            "2",
-            "--workloads",
-            all,
-        ])
-        .args(["--value-size", "5000", "--settle"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let s = String::from_utf8_lossy(&out.stdout);
+    let s = bench_ok(&[
+        "--num",
+        "2000",
+        "--threads",
+        "2",
+        "--workloads",
+        all,
+        "--value-size",
+        "5000",
+        "--settle",
+    ]);
     for w in all.split(',') {
         assert!(
             s.lines().any(|l| l.starts_with(w)),
