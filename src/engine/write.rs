@@ -198,7 +198,7 @@ impl Engine {
                 sync |= *s;
             }
         }
-        self.commit_batches(&batches, group, sync)
+        self.commit_batches(&batches, group, sync, true)
     }
 
     /// Applies GC's rewrites whose keys still point at the old copies.
@@ -218,18 +218,19 @@ impl Engine {
             .1
             .store(batch.payload_bytes() as u64, Ordering::Release);
         let sync = self.opts.wal_sync == SyncMode::Always;
-        self.commit_batches(&[&batch], std::slice::from_ref(slot), sync)
+        self.commit_batches(&[&batch], std::slice::from_ref(slot), sync, false)
     }
 
-    /// Appends `batches` (one per slot of `slots`) to the value log, the WAL and the
-    /// memtable under consecutive sequence numbers.
+    /// Appends `batches` (one per slot of `group`) to the value log, the WAL and the
+    /// memtable under consecutive sequence numbers. `from_user` is false for GC's
+    /// rewrites, which are not counted as user writes.
     fn commit_batches(
         &self,
         batches: &[&WriteBatch],
-        slots: &[Arc<Slot>],
+        group: &[Arc<Slot>],
         sync: bool,
+        from_user: bool,
     ) -> Result<Option<u64>> {
-        let group = slots;
         let bytes: usize = batches.iter().map(|b| b.encoded_len()).sum();
         let mem = self.make_room(bytes, false)?;
         let separated = match self.separate(batches) {
@@ -239,21 +240,18 @@ impl Engine {
                 return Err(e);
             }
         };
-        let records: Vec<&[u8]> = batches
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                separated
-                    .get(i)
-                    .and_then(|s| s.as_deref())
-                    .unwrap_or(b.records())
-            })
-            .collect();
+        // Each batch's records as written: with handles where values were separated.
+        let records = |i: usize| -> &[u8] {
+            separated
+                .get(i)
+                .and_then(|s| s.as_deref())
+                .unwrap_or(batches[i].records())
+        };
         let first = self.last_seq.load(Ordering::Relaxed) + 1;
         let (header, count) = group_header(batches, first);
         let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 1);
         parts.push(&header);
-        parts.extend(records.iter().copied());
+        parts.extend((0..batches.len()).map(records));
         let last = first + u64::from(count) - 1;
         if last > SEQNO_MAX {
             let e = Error::invalid("sequence numbers are exhausted");
@@ -271,8 +269,8 @@ impl Engine {
             self.durable.written.fetch_add(wal_bytes, Ordering::Relaxed) + wal_bytes
         };
         let mut seq = first;
-        for (recs, s) in records.iter().zip(group) {
-            for_each_record(recs, |kind, key, value| {
+        for (i, s) in group.iter().enumerate() {
+            for_each_record(records(i), |kind, key, value| {
                 mem.add(seq, kind, key, value);
                 seq += 1;
             });
@@ -282,11 +280,13 @@ impl Engine {
         self.last_seq.store(last, Ordering::Relaxed);
         self.visible_seq.store(last, Ordering::Release);
         let c = &self.counters;
-        Counters::add(&c.writes, group.len() as u64);
         Counters::add(&c.write_groups, 1);
         Counters::add(&c.wal_bytes_written, wal_bytes);
-        let payload: usize = batches.iter().map(|b| b.payload_bytes()).sum();
-        Counters::add(&c.user_bytes_written, payload as u64);
+        if from_user {
+            Counters::add(&c.writes, group.len() as u64);
+            let payload: usize = batches.iter().map(|b| b.payload_bytes()).sum();
+            Counters::add(&c.user_bytes_written, payload as u64);
+        }
         Ok(sync.then_some(end))
     }
 
