@@ -123,6 +123,8 @@ pub(crate) struct Engine {
     pub vlog: Mutex<Option<vlog::VlogWriter>>,
     /// Held by the one garbage collection running.
     pub gc_lock: Mutex<()>,
+    /// A collected value-log file waits for deletion (changed under `state`).
+    pub vlog_deletes_waiting: AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -223,8 +225,11 @@ impl Engine {
             }
         }
         drop(s);
-        // A collected value-log file may have waited for this reader.
-        self.bg_cv.notify_all();
+        // A collected value-log file may have waited for this reader. (Only then: every
+        // transaction ends here, and waking the background threads each time is not free.)
+        if self.vlog_deletes_waiting.load(Ordering::Relaxed) {
+            self.bg_cv.notify_all();
+        }
     }
 
     pub fn stats(&self) -> Stats {
@@ -242,9 +247,13 @@ impl Engine {
             })
             .collect();
         let c = &self.counters;
-        let (manifest_bytes, pending_bytes) = {
+        let (manifest_bytes, pending_bytes, vlogs) = {
             let st = lock(&self.state);
-            (st.versions.bytes_written, st.pressure.pending_bytes)
+            (
+                st.versions.bytes_written,
+                st.pressure.pending_bytes,
+                self.vlog_files_locked(&st),
+            )
         };
         let wal_bytes = lock(&self.wal).as_ref().map_or(0, |w| w.len());
         let user = Counters::get(&c.user_bytes_written);
@@ -252,7 +261,6 @@ impl Engine {
             + Counters::get(&c.table_bytes_written)
             + Counters::get(&c.vlog_bytes_written)
             + manifest_bytes;
-        let vlogs = self.vlog_files();
         Stats {
             levels,
             memtable_bytes: sv.mem.approximate_bytes() as u64,

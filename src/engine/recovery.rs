@@ -296,6 +296,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         snapshots: Mutex::new(BTreeMap::new()),
         vlog: Mutex::new(None),
         gc_lock: Mutex::new(()),
+        vlog_deletes_waiting: AtomicBool::new(false),
         opts,
     };
     Counters::add(&engine.counters.table_bytes_written, table_bytes);

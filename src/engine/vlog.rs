@@ -399,6 +399,12 @@ impl Engine {
         if let Err(e) = &r {
             self.set_poison(e);
         }
+        let waiting = st
+            .versions
+            .vlog_meta()
+            .values()
+            .any(|m| m.collected.is_some());
+        self.vlog_deletes_waiting.store(waiting, Ordering::Relaxed);
         r
     }
 
@@ -437,8 +443,12 @@ impl Engine {
 
     /// The value-log files with their sizes and discard ratios.
     pub fn vlog_files(&self) -> Vec<VlogFileInfo> {
+        self.vlog_files_locked(&lock(&self.state))
+    }
+
+    /// [`Engine::vlog_files`] under the structure lock (the vlog lock comes after it).
+    pub(crate) fn vlog_files_locked(&self, st: &State) -> Vec<VlogFileInfo> {
         let active = lock(&self.vlog).as_ref().map(|w| (w.number, w.log.len()));
-        let st = lock(&self.state);
         st.versions
             .vlog_meta()
             .iter()
