@@ -77,14 +77,10 @@ impl BlockCache {
         offset: u64,
         load: impl FnOnce() -> Result<Block>,
     ) -> Result<Block> {
-        if let Some(Entry::Block(b)) = self.cache.get(&(table, offset)) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-            return Ok(b);
-        }
-        self.misses.fetch_add(1, Ordering::Relaxed);
-        let b = load()?;
-        self.cache.insert((table, offset), Entry::Block(b.clone()));
-        Ok(b)
+        self.entry((table, offset), load, Entry::Block, |e| match e {
+            Entry::Block(b) => Some(b),
+            Entry::Value(_) => None,
+        })
     }
 
     /// The cached value of the value-log record at `offset` in file `file`, or `load()`'s,
@@ -99,13 +95,28 @@ impl BlockCache {
         offset: u64,
         load: impl FnOnce() -> Result<Bytes>,
     ) -> Result<Bytes> {
-        if let Some(Entry::Value(v)) = self.cache.get(&(file, offset)) {
+        self.entry((file, offset), load, Entry::Value, |e| match e {
+            Entry::Value(v) => Some(v),
+            Entry::Block(_) => None,
+        })
+    }
+
+    /// Looks `key` up as a `T` (`unwrap` picks it out of an entry), else loads, wraps and
+    /// caches it.
+    fn entry<T: Clone>(
+        &self,
+        key: (u64, u64),
+        load: impl FnOnce() -> Result<T>,
+        wrap: impl FnOnce(T) -> Entry,
+        unwrap: impl FnOnce(Entry) -> Option<T>,
+    ) -> Result<T> {
+        if let Some(v) = self.cache.get(&key).and_then(unwrap) {
             self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(v);
         }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let v = load()?;
-        self.cache.insert((file, offset), Entry::Value(v.clone()));
+        self.cache.insert(key, wrap(v.clone()));
         Ok(v)
     }
 
