@@ -80,13 +80,7 @@ fn run(base: Options) {
         seq >= before,
         "acknowledged before the checkpoint: {before}, copy has {seq}"
     );
-    let got: Model = copy
-        .iter()
-        .map(|r| {
-            let (k, v) = r.unwrap();
-            (k.to_vec(), v.to_vec())
-        })
-        .collect();
+    let got: Model = common::scan_all(&copy);
     assert!(
         got == states.lock().unwrap()[seq],
         "exactly the state after batch {seq}"

@@ -131,6 +131,15 @@ fn flipped_bits_are_reported_never_wrong() {
     }
 }
 
+/// The error opening the store in `fs`, which must fail.
+fn open_err(fs: MemFs, opts: &Options) -> stratakv::Error {
+    let o = Options {
+        fs: Arc::new(fs),
+        ..opts.clone()
+    };
+    Db::open_with(DIR, o).map(|_| ()).unwrap_err()
+}
+
 #[test]
 fn truncated_or_deleted_table_is_reported() {
     let base = MemFs::new();
@@ -141,42 +150,21 @@ fn truncated_or_deleted_table_is_reported() {
     let fs = base.crash_clone();
     let len = fs.file_len(&path).unwrap();
     fs.truncate(&path, len - 1).unwrap();
-    let e = Db::open_with(
-        DIR,
-        Options {
-            fs: Arc::new(fs),
-            ..opts.clone()
-        },
-    )
-    .unwrap_err();
+    let e = open_err(fs, &opts);
     assert!(
         e.is_corruption() && e.to_string().contains(sst.as_str()),
         "{e}"
     );
     let fs = base.crash_clone();
     fs.remove_file(&path).unwrap();
-    let e = Db::open_with(
-        DIR,
-        Options {
-            fs: Arc::new(fs),
-            ..opts.clone()
-        },
-    )
-    .unwrap_err();
+    let e = open_err(fs, &opts);
     assert!(
         e.is_corruption() && e.to_string().contains(sst.as_str()),
         "{e}"
     );
     let fs = base.crash_clone();
     fs.remove_file(&Path::new(DIR).join("CURRENT")).unwrap();
-    let e = Db::open_with(
-        DIR,
-        Options {
-            fs: Arc::new(fs),
-            ..opts
-        },
-    )
-    .unwrap_err();
+    let e = open_err(fs, &opts);
     assert!(
         e.is_corruption() && e.to_string().contains("CURRENT"),
         "{e}"

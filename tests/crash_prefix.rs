@@ -74,13 +74,7 @@ fn check_recovered(fs: MemFs, opts: &Options, states: &[Model], synced: usize, c
     );
     assert!(seq < states.len(), "{ctx}: recovered a batch never written");
     let want = &states[seq];
-    let got: Model = db
-        .iter()
-        .map(|r| {
-            let (k, v) = r.unwrap();
-            (k.to_vec(), v.to_vec())
-        })
-        .collect();
+    let got: Model = common::scan_all(&db);
     assert!(
         got == *want,
         "{ctx}: state is not exactly the prefix up to batch {seq}"

@@ -17,31 +17,34 @@ fn child_tries_to_open() {
     }
 }
 
+/// Exit code of a child process running `child_tries_to_open` on `dir`.
+fn child_exit_code(dir: &std::path::Path) -> Option<i32> {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_tries_to_open",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("STRATAKV_LOCK_CHILD_DIR", dir)
+        .status()
+        .unwrap()
+        .code()
+}
+
 #[test]
 fn second_open_from_another_process_is_locked() {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(dir.path()).unwrap();
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_tries_to_open",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("STRATAKV_LOCK_CHILD_DIR", dir.path())
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(42), "the child must see is_locked()");
+    assert_eq!(
+        child_exit_code(dir.path()),
+        Some(42),
+        "the child must see is_locked()"
+    );
     db.close().unwrap();
-    let status = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_tries_to_open",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env("STRATAKV_LOCK_CHILD_DIR", dir.path())
-        .status()
-        .unwrap();
-    assert_eq!(status.code(), Some(43), "after close the child can open it");
+    assert_eq!(
+        child_exit_code(dir.path()),
+        Some(43),
+        "after close the child can open it"
+    );
 }

@@ -164,3 +164,13 @@ pub fn dir_bytes(p: &std::path::Path) -> u64 {
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum()
 }
+
+/// Every entry of `db`, read by a forward scan (panics on an error).
+pub fn scan_all(db: &stratakv::Db) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
+    db.iter()
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            (k.to_vec(), v.to_vec())
+        })
+        .collect()
+}
