@@ -319,8 +319,7 @@ impl Db {
     /// `InvalidArgument` for a key outside 1..=65,535 bytes; `Corruption` naming the file
     /// and offset; `Io`; `Closed`.
     pub fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {
-        let e = self.engine();
-        e.get(key.as_ref(), e.visible())
+        self.engine().get_latest(key.as_ref())
     }
 
     /// Entries with keys in `range`, in byte order; double-ended.

@@ -66,6 +66,13 @@ pub struct Options {
     pub block_restart_interval: usize,
     /// Bytes of decompressed blocks cached in memory; 0 turns the cache off (default 64 MiB).
     pub block_cache_size: usize,
+    /// Tables that keep an open file, parsed index and filter at once; others close and
+    /// reopen on their next read (default 1000, at least 16).
+    pub max_open_files: usize,
+    /// Bytes of recently read key/value pairs cached for point reads at the latest state,
+    /// ahead of the memtables and tables; 0 turns it off (default 0). Writes invalidate
+    /// their keys before they become visible.
+    pub hot_key_cache_size: usize,
     /// Compression of table blocks (default LZ4).
     pub compression: Compression,
     /// Bloom filter bits per key; 0 builds no filters (default 10).
@@ -134,6 +141,8 @@ impl Default for Options {
             block_size: 4 << 10,
             block_restart_interval: 16,
             block_cache_size: 64 << 20,
+            max_open_files: 1000,
+            hot_key_cache_size: 0,
             compression: Compression::Lz4,
             bloom_bits_per_key: 10,
             value_threshold: 4 << 10,
@@ -171,6 +180,8 @@ impl PartialEq for Options {
             && self.block_size == o.block_size
             && self.block_restart_interval == o.block_restart_interval
             && self.block_cache_size == o.block_cache_size
+            && self.max_open_files == o.max_open_files
+            && self.hot_key_cache_size == o.hot_key_cache_size
             && self.compression == o.compression
             && self.bloom_bits_per_key == o.bloom_bits_per_key
             && self.value_threshold == o.value_threshold
@@ -266,6 +277,8 @@ impl Options {
             "block_size" => self.block_size = size(key, v)?,
             "block_restart_interval" => self.block_restart_interval = size(key, v)?,
             "block_cache_size" => self.block_cache_size = size(key, v)?,
+            "max_open_files" => self.max_open_files = size(key, v)?,
+            "hot_key_cache_size" => self.hot_key_cache_size = size(key, v)?,
             "compression" => self.compression = compression(key, v)?,
             "bloom_bits_per_key" => {
                 self.bloom_bits_per_key = u32::try_from(size(key, v)?)
@@ -329,6 +342,9 @@ impl Options {
             if !(1..=22).contains(&level) {
                 return bad("compression", "zstd level must be 1 to 22");
             }
+        }
+        if self.max_open_files < 16 {
+            return bad("max_open_files", "must be at least 16");
         }
         if self.bloom_bits_per_key > 64 {
             return bad("bloom_bits_per_key", "must be 0 to 64");

@@ -87,6 +87,22 @@ pub struct Stats {
     pub block_cache_misses: u64,
     /// Bytes held by the block cache.
     pub block_cache_bytes: u64,
+    /// Block cache entries evicted (or refused admission) for room.
+    pub block_cache_evictions: u64,
+    /// Tables holding an open file, index and filter now.
+    pub table_cache_open: u64,
+    /// Table opens since the database opened (first opens and reopens after eviction).
+    pub table_cache_opens: u64,
+    /// Tables closed to respect `max_open_files`.
+    pub table_cache_evictions: u64,
+    /// Hot-key cache hits.
+    pub hot_cache_hits: u64,
+    /// Hot-key cache misses.
+    pub hot_cache_misses: u64,
+    /// Bytes held by the hot-key cache.
+    pub hot_cache_bytes: u64,
+    /// Hot-key cache entries evicted (or refused admission) for room.
+    pub hot_cache_evictions: u64,
     /// Bloom filters consulted by point reads.
     pub bloom_checks: u64,
     /// Bloom checks that ruled a table out (useful negatives).
@@ -182,7 +198,7 @@ impl fmt::Display for Stats {
                 l.keys
             )?;
         }
-        let rows: [(&str, String); 20] = [
+        let rows: [(&str, String); 22] = [
             (
                 "memtable",
                 format!(
@@ -195,10 +211,28 @@ impl fmt::Display for Stats {
             (
                 "block cache",
                 format!(
-                    "{} hits, {} misses, {}",
+                    "{} hits, {} misses, {}, {} evictions",
                     self.block_cache_hits,
                     self.block_cache_misses,
-                    human(self.block_cache_bytes)
+                    human(self.block_cache_bytes),
+                    self.block_cache_evictions
+                ),
+            ),
+            (
+                "table cache",
+                format!(
+                    "{} open, {} opens, {} evictions",
+                    self.table_cache_open, self.table_cache_opens, self.table_cache_evictions
+                ),
+            ),
+            (
+                "hot-key cache",
+                format!(
+                    "{} hits, {} misses, {}, {} evictions",
+                    self.hot_cache_hits,
+                    self.hot_cache_misses,
+                    human(self.hot_cache_bytes),
+                    self.hot_cache_evictions
                 ),
             ),
             (

@@ -1,27 +1,26 @@
-//! The block cache: decompressed, checksum-verified data blocks shared by every table of a
-//! database, and values read from the value log, charged by bytes.
+//! Caches: the block cache (decompressed, checksum-verified data blocks and value-log values,
+//! charged by bytes), built on this module's own W-TinyLFU ([`tinylfu`]); the table cache
+//! ([`tables`]) bounding open table files; and the hot-key cache ([`hot`]) of recently read
+//! key/value pairs.
 //!
-//! Backed by `quick_cache` (a sharded CLOCK-Pro-like cache with scan resistance), chosen on
-//! the figures in `../shared/DEPENDENCIES.md`: 81.4% hits on Zipf(0.99) against a best
-//! possible 83.0%, and about 10M get-or-insert operations per second. Keys are
-//! (file number, offset) of a table block or a value-log record: file numbers are never
-//! reused within a database, so the two never collide.
+//! Block-cache keys are (file number, offset) of a table block or a value-log record: file
+//! numbers are never reused within a database, so the two never collide. Why our own
+//! W-TinyLFU and not `quick_cache` or `moka` is measured in `docs/ARCHITECTURE.md`
+//! ("Choices and measurements") with `examples/cache_compare.rs`.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-
-use quick_cache::sync::Cache;
-use quick_cache::Weighter;
+pub mod hot;
+pub mod sketch;
+pub mod tables;
+pub mod tinylfu;
 
 use bytes::Bytes;
 
 use crate::error::Result;
 use crate::sstable::block::Block;
+use tinylfu::{CacheCounters, TinyLfu};
 
-/// Fixed per-entry charge on top of the block's bytes (key, handle, bookkeeping).
+/// Fixed per-entry charge on top of the block's bytes (key, node, map slot).
 const ENTRY_OVERHEAD_BYTES: u64 = 64;
-
-#[derive(Debug, Clone, Copy)]
-struct BlockWeighter;
 
 /// What the cache holds.
 #[derive(Clone)]
@@ -30,27 +29,15 @@ enum Entry {
     Value(Bytes),
 }
 
-impl Weighter<(u64, u64), Entry> for BlockWeighter {
-    fn weight(&self, _key: &(u64, u64), e: &Entry) -> u64 {
-        let n = match e {
-            Entry::Block(b) => b.size(),
-            Entry::Value(v) => v.len(),
-        };
-        n as u64 + ENTRY_OVERHEAD_BYTES
-    }
-}
-
 /// A byte-bounded cache of blocks and value-log values.
 pub struct BlockCache {
-    cache: Cache<(u64, u64), Entry, BlockWeighter>,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    cache: TinyLfu<(u64, u64), Entry>,
 }
 
 impl std::fmt::Debug for BlockCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("BlockCache")
-            .field("bytes", &self.bytes())
+            .field("counters", &self.counters())
             .finish()
     }
 }
@@ -58,11 +45,8 @@ impl std::fmt::Debug for BlockCache {
 impl BlockCache {
     /// A cache holding at most about `capacity_bytes` of blocks.
     pub fn new(capacity_bytes: usize) -> Self {
-        let items = (capacity_bytes / 4096).max(16);
         BlockCache {
-            cache: Cache::with_weighter(items, capacity_bytes as u64, BlockWeighter),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            cache: TinyLfu::new(capacity_bytes as u64, 4096),
         }
     }
 
@@ -111,28 +95,22 @@ impl BlockCache {
         unwrap: impl FnOnce(Entry) -> Option<T>,
     ) -> Result<T> {
         if let Some(v) = self.cache.get(&key).and_then(unwrap) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
             return Ok(v);
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
         let v = load()?;
-        self.cache.insert(key, wrap(v.clone()));
+        let entry = wrap(v.clone());
+        let weight = match &entry {
+            Entry::Block(b) => b.size(),
+            Entry::Value(v) => v.len(),
+        } as u64
+            + ENTRY_OVERHEAD_BYTES;
+        self.cache.insert(key, entry, weight);
         Ok(v)
     }
 
-    /// Lookups served from the cache.
-    pub fn hits(&self) -> u64 {
-        self.hits.load(Ordering::Relaxed)
-    }
-
-    /// Lookups that read the file.
-    pub fn misses(&self) -> u64 {
-        self.misses.load(Ordering::Relaxed)
-    }
-
-    /// Bytes charged now.
-    pub fn bytes(&self) -> u64 {
-        self.cache.weight()
+    /// Hits, misses, evictions and bytes so far.
+    pub fn counters(&self) -> CacheCounters {
+        self.cache.counters()
     }
 }
 
@@ -160,11 +138,13 @@ mod tests {
             })
             .unwrap();
         }
-        assert_eq!((loads, c.hits(), c.misses()), (1, 2, 1));
+        let cs = c.counters();
+        assert_eq!((loads, cs.hits, cs.misses), (1, 2, 1));
         for i in 0..200 {
             c.get_or_load(2, i, || Ok(block(1000))).unwrap();
         }
-        assert!(c.bytes() <= 64 << 10, "bounded by bytes: {}", c.bytes());
+        let bytes = c.counters().bytes;
+        assert!(bytes <= 64 << 10, "bounded by bytes: {bytes}");
         assert!(c.get_or_load(9, 9, || Err(crate::Error::Closed)).is_err());
         let v = c
             .get_or_load_value(10, 0, || Ok(Bytes::from_static(b"value")))

@@ -264,7 +264,7 @@ pub(crate) mod tests {
             );
             b.add(&make_internal_key(b"a", 1, 1), b"v").unwrap();
             b.finish().unwrap();
-            Arc::new(Table::open(&fs, &path, 1, None, &TableOpenOptions::default()).unwrap())
+            Table::open(&fs, &path, 1, None, &TableOpenOptions::default()).unwrap()
         })
         .clone()
     }

@@ -116,6 +116,10 @@ pub(crate) struct Engine {
     pub counters: Counters,
     pub recovery: RecoveryStats,
     pub block_cache: Option<Arc<crate::cache::BlockCache>>,
+    /// The bound on open tables (the table cache).
+    pub open_tables: Arc<crate::cache::tables::OpenTables<crate::sstable::Table>>,
+    /// The hot-key cache, when `hot_key_cache_size` is set.
+    pub hot: Option<crate::cache::hot::HotKeys>,
     pub oracle: crate::txn::oracle::Oracle,
     /// Live snapshots: sequence number -> count.
     pub snapshots: Mutex<BTreeMap<u64, usize>>,
@@ -197,6 +201,26 @@ impl Engine {
         }
     }
 
+    /// The newest value of `key` at the visible sequence number, through the hot-key cache
+    /// when there is one.
+    pub fn get_latest(&self, key: &[u8]) -> Result<Option<Bytes>> {
+        let Some(hot) = &self.hot else {
+            return self.get(key, self.visible());
+        };
+        self.check_open()?;
+        check_key(key)?;
+        if let Some(v) = hot.get(key) {
+            Counters::add(&self.counters.gets, 1);
+            return Ok(Some(v));
+        }
+        let seq = self.visible();
+        let v = self.get(key, seq)?;
+        if let Some(v) = &v {
+            hot.insert(key, v, seq);
+        }
+        Ok(v)
+    }
+
     /// The pinned sources for an iterator.
     pub fn pinned(&self) -> Arc<SuperVersion> {
         self.sv.load_full()
@@ -256,6 +280,13 @@ impl Engine {
             )
         };
         let wal_bytes = lock(&self.wal).as_ref().map_or(0, |w| w.len());
+        let block = self
+            .block_cache
+            .as_ref()
+            .map(|b| b.counters())
+            .unwrap_or_default();
+        let hot = self.hot.as_ref().map(|h| h.counters()).unwrap_or_default();
+        let tables = self.open_tables.counters();
         let user = Counters::get(&c.user_bytes_written);
         let disk = Counters::get(&c.wal_bytes_written)
             + Counters::get(&c.table_bytes_written)
@@ -266,9 +297,17 @@ impl Engine {
             memtable_bytes: sv.mem.approximate_bytes() as u64,
             memtable_entries: sv.mem.len() as u64,
             immutable_memtables: sv.imms.len() as u64,
-            block_cache_hits: self.block_cache.as_ref().map_or(0, |b| b.hits()),
-            block_cache_misses: self.block_cache.as_ref().map_or(0, |b| b.misses()),
-            block_cache_bytes: self.block_cache.as_ref().map_or(0, |b| b.bytes()),
+            block_cache_hits: block.hits,
+            block_cache_misses: block.misses,
+            block_cache_bytes: block.bytes,
+            block_cache_evictions: block.evictions,
+            table_cache_open: tables.open,
+            table_cache_opens: tables.opens,
+            table_cache_evictions: tables.evictions,
+            hot_cache_hits: hot.hits,
+            hot_cache_misses: hot.misses,
+            hot_cache_bytes: hot.bytes,
+            hot_cache_evictions: hot.evictions,
             bloom_checks: Counters::get(&c.bloom_checks),
             bloom_useful: Counters::get(&c.bloom_negatives),
             wal_bytes,

@@ -16,6 +16,8 @@ use arc_swap::ArcSwap;
 use super::flush::write_table;
 use super::{Engine, State, SuperVersion};
 use crate::batch::{decode_batch, BatchRecord};
+use crate::cache::hot::HotKeys;
+use crate::cache::tables::OpenTables;
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::filename::{current_path, lock_path, parse_file_name, wal_path, FileKind};
@@ -24,7 +26,7 @@ use crate::key::Kind;
 use crate::manifest::VersionSet;
 use crate::memtable::Memtable;
 use crate::options::Options;
-use crate::sstable::TableOpenOptions;
+use crate::sstable::{TableLimit, TableOpenOptions};
 use crate::stats::{Counters, RecoveryStats};
 use crate::vlog::format::Handle;
 use crate::wal::format::{LogKind, RecordType};
@@ -84,10 +86,15 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     let kinds: Vec<FileKind> = names.iter().filter_map(|n| parse_file_name(n)).collect();
     let block_cache =
         (opts.block_cache_size > 0).then(|| Arc::new(BlockCache::new(opts.block_cache_size)));
+    let open_tables = Arc::new(OpenTables::new(opts.max_open_files));
     let table_opts = TableOpenOptions {
         mmap: opts.mmap_reads,
         verify: opts.verify_checksums,
         cache: block_cache.clone(),
+        limit: Some(TableLimit {
+            fs: fs.clone(),
+            open: open_tables.clone(),
+        }),
     };
     let has_current = kinds.contains(&FileKind::Current);
     let mut versions = if has_current {
@@ -292,6 +299,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         counters: Counters::default(),
         recovery: rec,
         block_cache,
+        open_tables,
+        hot: (opts.hot_key_cache_size > 0).then(|| HotKeys::new(opts.hot_key_cache_size)),
         oracle: Default::default(),
         snapshots: Mutex::new(BTreeMap::new()),
         vlog: Mutex::new(None),

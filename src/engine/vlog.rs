@@ -228,7 +228,7 @@ impl Engine {
                 return Ok(r);
             }
         }
-        let mut c = crate::manifest::version::LookupCounters::default();
+        let mut c = crate::sstable::LookupCounters::default();
         let r = sv.version.get(&lookup, hash, &mut c);
         Counters::add(&self.counters.bloom_checks, c.bloom_checks);
         Counters::add(&self.counters.bloom_negatives, c.bloom_negatives);

@@ -272,6 +272,10 @@ impl Engine {
         for (i, s) in group.iter().enumerate() {
             for_each_record(records(i), |kind, key, value| {
                 mem.add(seq, kind, key, value);
+                // Before `visible_seq` moves: see `cache::hot`.
+                if let Some(hot) = &self.hot {
+                    hot.invalidate(key, seq);
+                }
                 seq += 1;
             });
             s.last_seq.store(seq - 1, Ordering::Release);

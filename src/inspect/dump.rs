@@ -67,13 +67,7 @@ fn kind_name(k: Kind) -> &'static str {
 ///
 /// `Corruption` or `Io` naming the file.
 pub fn dump_sst(fs: &dyn FileSystem, path: &Path, entries: bool) -> Result<SstDump> {
-    let t = std::sync::Arc::new(Table::open(
-        fs,
-        path,
-        0,
-        None,
-        &TableOpenOptions::default(),
-    )?);
+    let t = Table::open(fs, path, 0, None, &TableOpenOptions::default())?;
     let blocks = t
         .data_block_handles()?
         .iter()
@@ -404,6 +398,58 @@ pub fn stats_prometheus(s: &crate::Stats) -> String {
         "Bytes held by the block cache.",
         s.block_cache_bytes as f64,
     );
+    for (name, kind, help, v) in [
+        (
+            "block_cache_evictions_total",
+            "counter",
+            "Block cache entries evicted or refused admission.",
+            s.block_cache_evictions,
+        ),
+        (
+            "table_cache_open",
+            "gauge",
+            "Tables holding an open file, index and filter.",
+            s.table_cache_open,
+        ),
+        (
+            "table_cache_opens_total",
+            "counter",
+            "Table opens, first ones and after eviction.",
+            s.table_cache_opens,
+        ),
+        (
+            "table_cache_evictions_total",
+            "counter",
+            "Tables closed to respect max_open_files.",
+            s.table_cache_evictions,
+        ),
+        (
+            "hot_cache_hits_total",
+            "counter",
+            "Hot-key cache hits.",
+            s.hot_cache_hits,
+        ),
+        (
+            "hot_cache_misses_total",
+            "counter",
+            "Hot-key cache misses.",
+            s.hot_cache_misses,
+        ),
+        (
+            "hot_cache_bytes",
+            "gauge",
+            "Bytes held by the hot-key cache.",
+            s.hot_cache_bytes,
+        ),
+        (
+            "hot_cache_evictions_total",
+            "counter",
+            "Hot-key cache entries evicted or refused admission.",
+            s.hot_cache_evictions,
+        ),
+    ] {
+        metric(name, kind, help, v as f64);
+    }
     metric(
         "bloom_checks_total",
         "counter",

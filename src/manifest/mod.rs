@@ -413,7 +413,7 @@ impl TableOpener {
             smallest_seq: f.smallest_seq,
             largest_seq: f.largest_seq,
             num_entries: f.num_entries,
-            table: Arc::new(table),
+            table,
         }))
     }
 }

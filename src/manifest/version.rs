@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::error::Result;
 use crate::key::user_key;
-use crate::sstable::{Lookup, Table};
+use crate::sstable::{Lookup, LookupCounters, Table};
 
 /// A live table.
 #[derive(Debug)]
@@ -67,15 +67,6 @@ pub struct Version {
     pub vlogs: Arc<std::collections::BTreeMap<u64, Arc<crate::vlog::VlogFile>>>,
 }
 
-/// Counters a lookup reports back for stats.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LookupCounters {
-    /// Filters consulted.
-    pub bloom_checks: u64,
-    /// Filters that ruled a table out.
-    pub bloom_negatives: u64,
-}
-
 impl Version {
     /// An empty version with `levels` levels.
     pub fn new(levels: usize) -> Self {
@@ -128,14 +119,7 @@ fn probe(
     if !f.may_contain_user_key(uk) {
         return Ok(None);
     }
-    if f.table.has_filter() {
-        c.bloom_checks += 1;
-        if f.table.filter_excludes(hash) {
-            c.bloom_negatives += 1;
-            return Ok(None);
-        }
-    }
-    match f.table.get(lookup)? {
+    match f.table.get(lookup, hash, c)? {
         Lookup::Absent => Ok(None),
         r => Ok(Some(r)),
     }

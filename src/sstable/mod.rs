@@ -12,4 +12,4 @@ pub mod props;
 pub mod reader;
 
 pub use builder::{TableBuilder, TableInfo, TableOptions};
-pub use reader::{Lookup, Table, TableIter, TableOpenOptions};
+pub use reader::{Lookup, LookupCounters, Table, TableIter, TableLimit, TableOpenOptions};

@@ -1,7 +1,10 @@
 //! Opens a table and serves point lookups and iterators.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use arc_swap::ArcSwapOption;
 
 use bytes::Bytes;
 
@@ -10,6 +13,7 @@ use super::filter::Filter;
 use super::format::{read_block, BlockHandle, Footer, FOOTER_BYTES};
 use super::index::Index;
 use super::props::TableProperties;
+use crate::cache::tables::{Evictable, OpenTables};
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
 use crate::fs::{FileSystem, RandomAccessFile};
@@ -25,20 +29,45 @@ pub struct TableOpenOptions {
     pub verify: bool,
     /// The shared block cache, if any.
     pub cache: Option<Arc<BlockCache>>,
+    /// The bound on open tables, if any; without one a table stays open while it lives.
+    pub limit: Option<TableLimit>,
 }
 
-/// An open table: the file, its index and filter held in memory.
+/// Bounds how many tables hold their readers (see [`crate::cache::tables`]).
+#[derive(Debug, Clone)]
+pub struct TableLimit {
+    /// Reopens evicted tables.
+    pub fs: Arc<dyn FileSystem>,
+    /// The clock over open tables.
+    pub open: Arc<OpenTables<Table>>,
+}
+
+/// What an open table holds: the file, its parsed index and its filter.
+#[derive(Debug)]
+struct Readers {
+    file: Arc<dyn RandomAccessFile>,
+    index: Index,
+    filter: Option<Filter>,
+}
+
+/// A table: always its identity, size and properties; its readers while the table cache
+/// keeps it open.
 #[derive(Debug)]
 pub struct Table {
-    file: Arc<dyn RandomAccessFile>,
     path: Arc<Path>,
     id: u64,
     cache: Option<Arc<BlockCache>>,
     size: u64,
-    index: Index,
-    filter: Option<Filter>,
     props: TableProperties,
+    filter_size: usize,
+    mmap: bool,
     verify: bool,
+    readers: ArcSwapOption<Readers>,
+    referenced: AtomicBool,
+    /// Serializes reopening.
+    reopen: Mutex<()>,
+    limit: Option<TableLimit>,
+    me: Weak<Table>,
     /// Set when the table left the live version: the file is deleted when the last reader
     /// drops the table.
     obsolete: std::sync::OnceLock<Arc<dyn FileSystem>>,
@@ -51,6 +80,27 @@ impl Drop for Table {
             let _ = fs.remove_file(&self.path);
         }
     }
+}
+
+impl Evictable for Table {
+    fn take_referenced(&self) -> bool {
+        self.referenced.swap(false, Ordering::Relaxed)
+    }
+    fn is_open(&self) -> bool {
+        self.readers.load().is_some()
+    }
+    fn close(&self) {
+        self.readers.store(None);
+    }
+}
+
+/// Counters a lookup reports back for stats.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LookupCounters {
+    /// Filters consulted.
+    pub bloom_checks: u64,
+    /// Filters that ruled a table out.
+    pub bloom_negatives: u64,
 }
 
 /// The outcome of a point lookup in one source.
@@ -66,22 +116,15 @@ pub enum Lookup {
     Absent,
 }
 
-impl Table {
-    /// Opens the table at `path` with file number `id`; `expected_size` (from the manifest)
-    /// must match.
-    ///
-    /// # Errors
-    ///
-    /// `Io` when the file cannot be read; `Corruption` naming the file and offset for a bad
-    /// size, footer, index, filter or properties block.
-    pub fn open(
+impl Readers {
+    /// Opens the file and reads footer, index, filter and (returned apart) properties.
+    fn open(
         fs: &dyn FileSystem,
         path: &Path,
-        id: u64,
         expected_size: Option<u64>,
-        opts: &TableOpenOptions,
-    ) -> Result<Table> {
-        let file = fs.open(path, opts.mmap).map_err(|e| {
+        mmap: bool,
+    ) -> Result<(Readers, TableProperties, u64)> {
+        let file = fs.open(path, mmap).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::corruption(path, 0, "table file is missing")
             } else {
@@ -121,18 +164,90 @@ impl Table {
             } else {
                 None
             };
-        Ok(Table {
-            file,
+        Ok((
+            Readers {
+                file,
+                index,
+                filter,
+            },
+            props,
+            size,
+        ))
+    }
+}
+
+impl Table {
+    /// Opens the table at `path` with file number `id`; `expected_size` (from the manifest)
+    /// must match. With a [`TableLimit`] the table joins the table cache.
+    ///
+    /// # Errors
+    ///
+    /// `Io` when the file cannot be read; `Corruption` naming the file and offset for a bad
+    /// size, footer, index, filter or properties block.
+    pub fn open(
+        fs: &dyn FileSystem,
+        path: &Path,
+        id: u64,
+        expected_size: Option<u64>,
+        opts: &TableOpenOptions,
+    ) -> Result<Arc<Table>> {
+        let (readers, props, size) = Readers::open(fs, path, expected_size, opts.mmap)?;
+        let table = Arc::new_cyclic(|me| Table {
             path: Arc::from(path),
             id,
             cache: opts.cache.clone(),
             size,
-            index,
-            filter,
             props,
+            filter_size: readers.filter.as_ref().map_or(0, Filter::size),
+            mmap: opts.mmap,
             verify: opts.verify,
+            readers: ArcSwapOption::from_pointee(readers),
+            referenced: AtomicBool::new(true),
+            reopen: Mutex::new(()),
+            limit: opts.limit.clone(),
+            me: me.clone(),
             obsolete: std::sync::OnceLock::new(),
-        })
+        });
+        if let Some(l) = &table.limit {
+            l.open.opened(Arc::downgrade(&table));
+        }
+        Ok(table)
+    }
+
+    /// Runs `f` on the open readers, reopening the table first if the cache closed it.
+    fn with_readers<R>(&self, f: impl FnOnce(&Readers) -> Result<R>) -> Result<R> {
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+        if let Some(r) = self.readers.load().as_ref() {
+            return f(r);
+        }
+        f(&*self.reopen()?)
+    }
+
+    /// The readers, reopened if needed, for a holder that outlives one call (an iterator).
+    fn readers(&self) -> Result<Arc<Readers>> {
+        self.referenced.store(true, Ordering::Relaxed);
+        match self.readers.load_full() {
+            Some(r) => Ok(r),
+            None => self.reopen(),
+        }
+    }
+
+    fn reopen(&self) -> Result<Arc<Readers>> {
+        let _one = self.reopen.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(r) = self.readers.load_full() {
+            return Ok(r);
+        }
+        let limit = self
+            .limit
+            .as_ref()
+            .expect("only tables with a limit are ever closed");
+        let (readers, _, _) = Readers::open(&*limit.fs, &self.path, Some(self.size), self.mmap)?;
+        let readers = Arc::new(readers);
+        self.readers.store(Some(readers.clone()));
+        limit.open.opened(self.me.clone());
+        Ok(readers)
     }
 
     /// Marks the table's file for deletion once no reader holds the table. Call only after
@@ -156,28 +271,21 @@ impl Table {
         &self.props
     }
 
-    /// True when the bloom filter rules the user key (by its hash) out.
-    pub fn filter_excludes(&self, hash: u64) -> bool {
-        self.filter
-            .as_ref()
-            .is_some_and(|f| !f.may_contain_hash(hash))
-    }
-
     /// Bytes of the filter (0 when none).
     pub fn filter_size(&self) -> usize {
-        self.filter.as_ref().map_or(0, Filter::size)
-    }
-
-    /// True when the table has a filter.
-    pub fn has_filter(&self) -> bool {
-        self.filter.is_some()
+        self.filter_size
     }
 
     /// Reads a data block through the cache; `verify_uncached` reads the file and checks
     /// the checksum whatever the options say, bypassing the cache (for `verify()`).
-    pub(crate) fn read_data_block(&self, h: BlockHandle, verify_uncached: bool) -> Result<Block> {
+    fn read_data_block(
+        &self,
+        file: &dyn RandomAccessFile,
+        h: BlockHandle,
+        verify_uncached: bool,
+    ) -> Result<Block> {
         let load = || {
-            let b = read_block(&*self.file, &self.path, h, self.verify || verify_uncached)?;
+            let b = read_block(file, &self.path, h, self.verify || verify_uncached)?;
             Block::new(b, &self.path, h.offset)
         };
         match (&self.cache, verify_uncached) {
@@ -187,32 +295,43 @@ impl Table {
     }
 
     /// Looks up the newest entry of `lookup`'s user key with a sequence number at most
-    /// `lookup`'s (an internal seek key). The caller checked the filter.
+    /// `lookup`'s (an internal seek key), unless the filter rules `hash` (of the user key)
+    /// out; `c` counts the filter's work.
     ///
     /// # Errors
     ///
-    /// I/O or corruption while reading blocks.
-    pub fn get(&self, lookup: &[u8]) -> Result<Lookup> {
-        let i = self.index.seek(lookup);
-        if i == self.index.len() {
-            return Ok(Lookup::Absent);
-        }
-        let h = self.index.handle(i);
-        let block = self.read_data_block(h, false)?;
-        let mut it = block.iter(compare_internal, self.path.clone(), h.offset);
-        it.seek(lookup)?;
-        if !it.valid() {
-            return Ok(Lookup::Absent);
-        }
-        let (uk, _, kind) = parse_internal_key(it.key())
-            .ok_or_else(|| Error::corruption(&*self.path, h.offset, "malformed internal key"))?;
-        if uk != user_key(lookup) {
-            return Ok(Lookup::Absent);
-        }
-        Ok(match kind {
-            Kind::Put => Lookup::Value(it.value_bytes()),
-            Kind::Pointer => Lookup::Pointer(it.value_bytes()),
-            Kind::Delete => Lookup::Deleted,
+    /// I/O or corruption while reading blocks (or reopening the table).
+    pub fn get(&self, lookup: &[u8], hash: u64, c: &mut LookupCounters) -> Result<Lookup> {
+        self.with_readers(|r| {
+            if let Some(f) = &r.filter {
+                c.bloom_checks += 1;
+                if !f.may_contain_hash(hash) {
+                    c.bloom_negatives += 1;
+                    return Ok(Lookup::Absent);
+                }
+            }
+            let i = r.index.seek(lookup);
+            if i == r.index.len() {
+                return Ok(Lookup::Absent);
+            }
+            let h = r.index.handle(i);
+            let block = self.read_data_block(&*r.file, h, false)?;
+            let mut it = block.iter(compare_internal, self.path.clone(), h.offset);
+            it.seek(lookup)?;
+            if !it.valid() {
+                return Ok(Lookup::Absent);
+            }
+            let (uk, _, kind) = parse_internal_key(it.key()).ok_or_else(|| {
+                Error::corruption(&*self.path, h.offset, "malformed internal key")
+            })?;
+            if uk != user_key(lookup) {
+                return Ok(Lookup::Absent);
+            }
+            Ok(match kind {
+                Kind::Put => Lookup::Value(it.value_bytes()),
+                Kind::Pointer => Lookup::Pointer(it.value_bytes()),
+                Kind::Delete => Lookup::Deleted,
+            })
         })
     }
 
@@ -222,7 +341,7 @@ impl Table {
     ///
     /// Corruption in the index.
     pub fn data_block_handles(&self) -> Result<Vec<BlockHandle>> {
-        Ok(self.index.handles().to_vec())
+        self.with_readers(|r| Ok(r.index.handles().to_vec()))
     }
 
     /// An iterator over every entry; it keeps the table open.
@@ -231,6 +350,7 @@ impl Table {
             pos: None,
             data: None,
             table: self.clone(),
+            readers: None,
             verify_uncached: false,
         }
     }
@@ -249,6 +369,8 @@ impl Table {
 #[derive(Debug)]
 pub struct TableIter {
     table: Arc<Table>,
+    /// Taken on the first positioning call: the iterator keeps the file open.
+    readers: Option<Arc<Readers>>,
     /// The current block's position in the index.
     pos: Option<usize>,
     data: Option<BlockIter>,
@@ -256,12 +378,28 @@ pub struct TableIter {
 }
 
 impl TableIter {
+    /// The readers, opened (or reopened) on first use.
+    fn r(&mut self) -> Result<&Arc<Readers>> {
+        if self.readers.is_none() {
+            self.readers = Some(self.table.readers()?);
+        }
+        Ok(self.readers.as_ref().expect("just set"))
+    }
+
+    /// Index entries; only called once positioned (the readers are held).
+    fn index(&self) -> &Index {
+        &self.readers.as_ref().expect("positioned").index
+    }
+
     fn load_block(&mut self, pos: Option<usize>) -> Result<()> {
         self.pos = pos;
         self.data = None;
         if let Some(i) = pos {
-            let h = self.table.index.handle(i);
-            let block = self.table.read_data_block(h, self.verify_uncached)?;
+            let r = self.r()?.clone();
+            let h = r.index.handle(i);
+            let block = self
+                .table
+                .read_data_block(&*r.file, h, self.verify_uncached)?;
             self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
         }
         Ok(())
@@ -273,10 +411,7 @@ impl TableIter {
 
     fn skip_forward(&mut self) -> Result<()> {
         while !self.data_valid() {
-            let next = self
-                .pos
-                .map(|p| p + 1)
-                .filter(|&p| p < self.table.index.len());
+            let next = self.pos.map(|p| p + 1).filter(|&p| p < self.index().len());
             self.load_block(next)?;
             match &mut self.data {
                 Some(d) => d.seek_to_first()?,
@@ -324,23 +459,27 @@ impl InternalIterator for TableIter {
         self.skip_forward()
     }
     fn seek_to_last(&mut self) -> Result<()> {
-        self.load_block(self.table.index.len().checked_sub(1))?;
+        let last = self.r()?.index.len().checked_sub(1);
+        self.load_block(last)?;
         if let Some(d) = &mut self.data {
             d.seek_to_last()?;
         }
         self.skip_backward()
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        let i = self.table.index.seek(target);
-        self.load_block((i < self.table.index.len()).then_some(i))?;
+        let index = &self.r()?.index;
+        let i = index.seek(target);
+        let pos = (i < index.len()).then_some(i);
+        self.load_block(pos)?;
         if let Some(d) = &mut self.data {
             d.seek(target)?;
         }
         self.skip_forward()
     }
     fn seek_for_prev(&mut self, target: &[u8]) -> Result<()> {
-        let i = self.table.index.seek(target);
-        if i == self.table.index.len() {
+        let index = &self.r()?.index;
+        let i = index.seek(target);
+        if i == index.len() {
             return self.seek_to_last();
         }
         self.load_block(Some(i))?;

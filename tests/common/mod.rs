@@ -146,6 +146,17 @@ pub fn presets(fs: &MemFs) -> Vec<(&'static str, Options)> {
             },
         ),
         (
+            // Caches far smaller than the data: block-cache eviction on nearly every read,
+            // tables closed and reopened, hot keys cached and invalidated by writes.
+            "tiny-caches",
+            Options {
+                block_cache_size: 16 << 10,
+                max_open_files: 16,
+                hot_key_cache_size: 8 << 10,
+                ..base.clone()
+            },
+        ),
+        (
             "no-compaction-pressure",
             Options {
                 level0_compaction_trigger: 8,
