@@ -209,12 +209,13 @@ impl PartialEq for Options {
 
 impl Options {
     /// A preset for small memory: 4 MiB memtable, one frozen memtable, no block cache, no
-    /// bloom filters, zstd compression.
+    /// bloom filters, at most 64 open tables (each holds its index), zstd compression.
     pub fn low_memory() -> Self {
         Options {
             memtable_size: 4 << 20,
             max_immutable_memtables: 1,
             block_cache_size: 0,
+            max_open_files: 64,
             bloom_bits_per_key: 0,
             compression: Compression::Zstd { level: 3 },
             background_threads: 1,
@@ -223,12 +224,15 @@ impl Options {
     }
 
     /// A preset for throughput: 32 MiB memtables (four may wait for flush), 512 MiB block
-    /// cache, mmap reads.
+    /// cache, a 64 MiB hot-key cache (on 5M keys under Zipf 0.99 reads it took 2 threads
+    /// from ~263K to ~410-480K ops/s), 10,000 open tables, mmap reads.
     pub fn high_performance() -> Self {
         Options {
             memtable_size: 32 << 20,
             max_immutable_memtables: 4,
             block_cache_size: 512 << 20,
+            hot_key_cache_size: 64 << 20,
+            max_open_files: 10_000,
             bloom_bits_per_key: 10,
             compression: Compression::Lz4,
             mmap_reads: true,

@@ -568,7 +568,7 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         }
         let s = db.stats();
         println!(
-            "\nfinal: tables per level {:?}, {} flushes, {} compactions, write amplification {:.2}, bloom {} checks / {} useful, block cache {} hits / {} misses",
+            "\nfinal: tables per level {:?}, {} flushes, {} compactions, write amplification {:.2}, bloom {} checks / {} useful, block cache {} hits / {} misses, hot-key cache {} hits / {} misses, tables open {} ({} opens)",
             s.levels.iter().map(|l| l.tables).collect::<Vec<_>>(),
             s.flushes,
             s.compactions,
@@ -576,7 +576,11 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
             s.bloom_checks,
             s.bloom_useful,
             s.block_cache_hits,
-            s.block_cache_misses
+            s.block_cache_misses,
+            s.hot_cache_hits,
+            s.hot_cache_misses,
+            s.table_cache_open,
+            s.table_cache_opens
         );
         println!(
             "user bytes {}, disk bytes {} (value log {}), value-log files {} ({} B, {} B discardable), GC collected {} files",

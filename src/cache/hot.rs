@@ -19,8 +19,9 @@ use bytes::Bytes;
 
 use super::tinylfu::{CacheCounters, TinyLfu};
 
-/// Per-entry charge on top of key and value bytes.
-const ENTRY_OVERHEAD_BYTES: u64 = 64;
+/// Per-entry charge on top of key and value bytes: the slab node, the map slot and two
+/// allocations' headers.
+const ENTRY_OVERHEAD_BYTES: u64 = 160;
 /// Invalidation marks; keys sharing a mark only make each other's insertions fail more often.
 const MARKS: usize = 1 << 14;
 
@@ -43,7 +44,7 @@ impl HotKeys {
     /// A cache of at most `capacity` bytes.
     pub fn new(capacity: usize) -> Self {
         HotKeys {
-            cache: TinyLfu::new(capacity as u64, 160),
+            cache: TinyLfu::new(capacity as u64, 256),
             marks: (0..MARKS).map(|_| AtomicU64::new(0)).collect(),
         }
     }

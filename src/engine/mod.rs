@@ -192,7 +192,7 @@ impl Engine {
     pub fn get(&self, key: &[u8], seq: u64) -> Result<Option<Bytes>> {
         self.check_open()?;
         check_key(key)?;
-        Counters::add(&self.counters.gets, 1);
+        self.counters.reads.add(1, 0, 0);
         let sv = self.sv.load();
         match self.lookup(&sv, key, seq)? {
             Lookup::Value(v) => Ok(Some(v)),
@@ -210,7 +210,7 @@ impl Engine {
         self.check_open()?;
         check_key(key)?;
         if let Some(v) = hot.get(key) {
-            Counters::add(&self.counters.gets, 1);
+            self.counters.reads.add(1, 0, 0);
             return Ok(Some(v));
         }
         let seq = self.visible();
@@ -287,6 +287,7 @@ impl Engine {
             .unwrap_or_default();
         let hot = self.hot.as_ref().map(|h| h.counters()).unwrap_or_default();
         let tables = self.open_tables.counters();
+        let (gets, bloom_checks, bloom_useful) = c.reads.totals();
         let user = Counters::get(&c.user_bytes_written);
         let disk = Counters::get(&c.wal_bytes_written)
             + Counters::get(&c.table_bytes_written)
@@ -308,8 +309,8 @@ impl Engine {
             hot_cache_misses: hot.misses,
             hot_cache_bytes: hot.bytes,
             hot_cache_evictions: hot.evictions,
-            bloom_checks: Counters::get(&c.bloom_checks),
-            bloom_useful: Counters::get(&c.bloom_negatives),
+            bloom_checks,
+            bloom_useful,
             wal_bytes,
             vlog_files: vlogs.len() as u64,
             vlog_bytes: vlogs.iter().map(|f| f.size).sum(),
@@ -337,7 +338,7 @@ impl Engine {
             } else {
                 disk as f64 / user as f64
             },
-            gets: Counters::get(&c.gets),
+            gets,
             txn_commits: self
                 .oracle
                 .commits

@@ -230,8 +230,9 @@ impl Engine {
         }
         let mut c = crate::sstable::LookupCounters::default();
         let r = sv.version.get(&lookup, hash, &mut c);
-        Counters::add(&self.counters.bloom_checks, c.bloom_checks);
-        Counters::add(&self.counters.bloom_negatives, c.bloom_negatives);
+        self.counters
+            .reads
+            .add(0, c.bloom_checks, c.bloom_negatives);
         r
     }
 
