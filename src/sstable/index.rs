@@ -1,5 +1,10 @@
 //! The table index, parsed once at open into flat arrays: a binary search then compares
 //! keys in place instead of decoding block entries at every probe.
+//!
+//! Most probes compare integers: the user keys' common prefix is stored once, and for each
+//! entry the next 8 bytes after it (zero-padded, big-endian) sit in one contiguous array of
+//! `u64` *heads*. Zero padding keeps the order of distinct heads the order of the keys, so
+//! only equal heads fall back to a full key comparison.
 
 use std::cmp::Ordering;
 use std::path::Path;
@@ -8,7 +13,7 @@ use super::block::Block;
 use super::format::BlockHandle;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
-use crate::key::compare_internal;
+use crate::key::{compare_internal, user_key};
 
 /// Index entries: the last key of each data block and the block's handle, in order.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +21,19 @@ pub struct Index {
     keys: Vec<u8>,
     ends: Vec<u32>,
     handles: Vec<BlockHandle>,
+    /// The common prefix of every entry's user key.
+    prefix: Vec<u8>,
+    /// Per entry: 8 user-key bytes after the prefix (see the module docs).
+    heads: Vec<u64>,
+}
+
+/// The 8 bytes of `uk` after `p`, zero-padded, as a big-endian integer.
+fn head(uk: &[u8], p: usize) -> u64 {
+    let rest = &uk[p.min(uk.len())..];
+    let mut b = [0u8; 8];
+    let n = rest.len().min(8);
+    b[..n].copy_from_slice(&rest[..n]);
+    u64::from_be_bytes(b)
 }
 
 impl Index {
@@ -50,6 +68,16 @@ impl Index {
         if idx.handles.is_empty() {
             return Err(Error::corruption(path, offset, "empty index"));
         }
+        let mut prefix = user_key(idx.key(0)).to_vec();
+        for i in 1..idx.len() {
+            let uk = user_key(idx.key(i));
+            let common = prefix.iter().zip(uk).take_while(|(a, b)| a == b).count();
+            prefix.truncate(common);
+        }
+        idx.heads = (0..idx.len())
+            .map(|i| head(user_key(idx.key(i)), prefix.len()))
+            .collect();
+        idx.prefix = prefix;
         Ok(idx)
     }
 
@@ -82,10 +110,27 @@ impl Index {
     /// The first block whose last key is >= `target` (the only block that can hold the
     /// first entry >= `target`), or `len()` when none.
     pub fn seek(&self, target: &[u8]) -> usize {
+        let uk = user_key(target);
+        let p = self.prefix.len();
+        let n = p.min(uk.len());
+        match uk[..n].cmp(&self.prefix[..n]) {
+            Ordering::Less => return 0,
+            Ordering::Greater => return self.len(),
+            // A proper prefix of the common prefix sorts before every entry.
+            Ordering::Equal if uk.len() < p => return 0,
+            Ordering::Equal => {}
+        }
+        let th = head(uk, p);
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
-            if compare_internal(self.key(mid), target) == Ordering::Less {
+            let h = self.heads[mid];
+            let less = if h != th {
+                h < th
+            } else {
+                compare_internal(self.key(mid), target) == Ordering::Less
+            };
+            if less {
                 lo = mid + 1;
             } else {
                 hi = mid;
@@ -96,6 +141,67 @@ impl Index {
 
     /// Bytes held.
     pub fn memory_bytes(&self) -> usize {
-        self.keys.len() + self.ends.len() * 4 + self.handles.len() * 16
+        self.keys.len() + self.ends.len() * 4 + self.handles.len() * 16 + self.heads.len() * 8
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::key::make_internal_key;
+    use crate::sstable::block::BlockBuilder;
+
+    /// Keys drawn from a small alphabet with zero bytes, shared prefixes and all lengths.
+    fn random_key(x: &mut u64) -> Vec<u8> {
+        let mut next = || {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *x
+        };
+        let mut k = b"pre".to_vec();
+        let len = (next() % 14) as usize;
+        for _ in 0..len {
+            k.push([0u8, 1, b'a', b'b', 0xff][(next() % 5) as usize]);
+        }
+        k
+    }
+
+    #[test]
+    fn seek_matches_a_linear_search() {
+        for seed in 1..=20u64 {
+            let mut x = seed * 0x9E37_79B9_7F4A_7C15;
+            let mut keys: Vec<Vec<u8>> = (0..200)
+                .map(|_| make_internal_key(&random_key(&mut x), 7, 1))
+                .collect();
+            keys.sort_by(|a, b| compare_internal(a, b));
+            keys.dedup_by(|a, b| compare_internal(a, b) == Ordering::Equal);
+            let mut b = BlockBuilder::new(16);
+            for (i, k) in keys.iter().enumerate() {
+                let mut h = Vec::new();
+                BlockHandle {
+                    offset: i as u64 * 100,
+                    size: 90,
+                }
+                .encode_varint(&mut h);
+                b.add(k, &h);
+            }
+            let block = Block::new(Bytes::from(b.finish()), Path::new("t"), 0).unwrap();
+            let idx = Index::parse(&block, Path::new("t"), 0).unwrap();
+            for _ in 0..500 {
+                let mut t = random_key(&mut x);
+                if x % 7 == 0 {
+                    t = t[..(x % 3) as usize].to_vec(); // shorter than the common prefix
+                }
+                let target = make_internal_key(&t, x % 10, 1);
+                let want = keys
+                    .iter()
+                    .position(|k| compare_internal(k, &target) != Ordering::Less)
+                    .unwrap_or(keys.len());
+                assert_eq!(idx.seek(&target), want, "seed {seed}, target {t:?}");
+            }
+        }
     }
 }
