@@ -1,0 +1,488 @@
+//! One adapter per engine, each configured as `Settings` says and described by `describe()`
+//! so that the report prints what every engine ran with.
+
+use std::path::Path;
+
+pub type R<T> = Result<T, String>;
+
+fn err(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// What every engine is asked to match.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub cache_bytes: u64,
+    pub sync: bool,
+    /// Values at least this long go to the engine's blob store where it has one.
+    pub separate_from: usize,
+    pub value_size: usize,
+}
+
+/// The operations the workloads need.
+pub trait Engine: Send + Sync {
+    /// The engine's settings, in words, for the report.
+    fn describe(&self) -> String;
+    fn put(&self, k: &[u8], v: &[u8]) -> R<()>;
+    /// Bytes of the value, when found.
+    fn get(&self, k: &[u8]) -> R<Option<usize>>;
+    fn delete(&self, k: &[u8]) -> R<()>;
+    /// Seeks to `k` and reads up to `n` entries; returns how many were read.
+    fn seek_next(&self, k: &[u8], n: usize) -> R<usize>;
+    /// Reads every entry in order; returns how many.
+    fn scan_all(&self) -> R<usize>;
+    /// Closes, making everything durable.
+    fn close(self: Box<Self>) -> R<()>;
+}
+
+pub fn names() -> Vec<&'static str> {
+    let mut v = vec!["stratakv"];
+    if cfg!(feature = "rocksdb") {
+        v.push("rocksdb");
+    }
+    if cfg!(feature = "fjall") {
+        v.push("fjall");
+    }
+    if cfg!(feature = "sled") {
+        v.push("sled");
+    }
+    if cfg!(feature = "redb") {
+        v.push("redb");
+    }
+    v
+}
+
+pub fn open(name: &str, dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
+    match name {
+        "stratakv" => strata::open(dir, s),
+        #[cfg(feature = "rocksdb")]
+        "rocksdb" => rocks::open(dir, s),
+        #[cfg(feature = "fjall")]
+        "fjall" => fj::open(dir, s),
+        #[cfg(feature = "sled")]
+        "sled" => sl::open(dir, s),
+        #[cfg(feature = "redb")]
+        "redb" => rd::open(dir, s),
+        other => Err(format!(
+            "engine {other} is not built in (features: rocksdb, fjall, sled, redb)"
+        )),
+    }
+}
+
+mod strata {
+    use super::*;
+    use stratakv::{Db, Options, WriteOptions};
+
+    pub struct E {
+        db: Db,
+        wo: WriteOptions,
+        desc: String,
+    }
+
+    pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
+        let opts = Options {
+            block_cache_size: s.cache_bytes as usize,
+            value_threshold: s.separate_from,
+            ..Options::default()
+        };
+        let desc = format!(
+            "lz4, block cache {} MiB, bloom {} bits/key, WAL on, {}, values >= {} B in the value log, memtable {} MiB",
+            s.cache_bytes >> 20,
+            opts.bloom_bits_per_key,
+            if s.sync { "fsync per write" } else { "no fsync per write" },
+            s.separate_from,
+            opts.memtable_size >> 20
+        );
+        let db = Db::open_with(dir, opts).map_err(err)?;
+        Ok(Box::new(E {
+            db,
+            wo: WriteOptions { sync: s.sync },
+            desc,
+        }))
+    }
+
+    impl Engine for E {
+        fn describe(&self) -> String {
+            self.desc.clone()
+        }
+        fn put(&self, k: &[u8], v: &[u8]) -> R<()> {
+            let mut b = stratakv::WriteBatch::new();
+            b.put(k, v);
+            self.db.write_with(b, self.wo).map_err(err)
+        }
+        fn get(&self, k: &[u8]) -> R<Option<usize>> {
+            Ok(self.db.get(k).map_err(err)?.map(|v| v.len()))
+        }
+        fn delete(&self, k: &[u8]) -> R<()> {
+            let mut b = stratakv::WriteBatch::new();
+            b.delete(k);
+            self.db.write_with(b, self.wo).map_err(err)
+        }
+        fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
+            let mut c = 0;
+            for r in self.db.range(k.to_vec()..).take(n) {
+                r.map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn scan_all(&self) -> R<usize> {
+            let mut c = 0;
+            for r in self.db.iter() {
+                r.map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn close(self: Box<Self>) -> R<()> {
+            self.db.close().map_err(err)
+        }
+    }
+}
+
+#[cfg(feature = "rocksdb")]
+mod rocks {
+    use super::*;
+    use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options, WriteOptions, DB};
+
+    pub struct E {
+        db: DB,
+        sync: bool,
+        desc: String,
+    }
+
+    pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
+        let mut o = Options::default();
+        o.create_if_missing(true);
+        o.set_compression_type(DBCompressionType::Lz4);
+        o.increase_parallelism(2);
+        let mut t = BlockBasedOptions::default();
+        t.set_bloom_filter(10.0, false);
+        let cache = Cache::new_lru_cache(s.cache_bytes as usize);
+        t.set_block_cache(&cache);
+        o.set_block_based_table_factory(&t);
+        let blobs = s.value_size >= s.separate_from;
+        if blobs {
+            o.set_enable_blob_files(true);
+            o.set_min_blob_size(s.separate_from as u64);
+            o.set_enable_blob_gc(true);
+        }
+        let db = DB::open(&o, dir).map_err(err)?;
+        Ok(Box::new(E {
+            db,
+            sync: s.sync,
+            desc: format!(
+                "lz4, LRU block cache {} MiB, bloom 10 bits/key, WAL on, {}, blob files {}, memtable 64 MiB (default), 2 background threads",
+                s.cache_bytes >> 20,
+                if s.sync { "sync=true per write" } else { "sync=false" },
+                if blobs { format!("on from {} B", s.separate_from) } else { "off".into() }
+            ),
+        }))
+    }
+
+    impl E {
+        fn wo(&self) -> WriteOptions {
+            let mut w = WriteOptions::default();
+            w.set_sync(self.sync);
+            w
+        }
+    }
+
+    impl Engine for E {
+        fn describe(&self) -> String {
+            self.desc.clone()
+        }
+        fn put(&self, k: &[u8], v: &[u8]) -> R<()> {
+            self.db.put_opt(k, v, &self.wo()).map_err(err)
+        }
+        fn get(&self, k: &[u8]) -> R<Option<usize>> {
+            Ok(self.db.get_pinned(k).map_err(err)?.map(|v| v.len()))
+        }
+        fn delete(&self, k: &[u8]) -> R<()> {
+            self.db.delete_opt(k, &self.wo()).map_err(err)
+        }
+        fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
+            let mut it = self.db.raw_iterator();
+            it.seek(k);
+            let mut c = 0;
+            while it.valid() && c < n {
+                c += 1;
+                it.next();
+            }
+            it.status().map_err(err)?;
+            Ok(c)
+        }
+        fn scan_all(&self) -> R<usize> {
+            let mut it = self.db.raw_iterator();
+            it.seek_to_first();
+            let mut c = 0;
+            while it.valid() {
+                c += 1;
+                it.next();
+            }
+            it.status().map_err(err)?;
+            Ok(c)
+        }
+        fn close(self: Box<Self>) -> R<()> {
+            self.db.flush_wal(true).map_err(err)
+        }
+    }
+}
+
+#[cfg(feature = "fjall")]
+mod fj {
+    use super::*;
+    use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
+
+    pub struct E {
+        db: Database,
+        ks: Keyspace,
+        sync: bool,
+        desc: String,
+    }
+
+    pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
+        let db = Database::builder(dir)
+            .cache_size(s.cache_bytes)
+            .open()
+            .map_err(err)?;
+        let blobs = s.value_size >= s.separate_from;
+        let ks = db
+            .keyspace("bench", || {
+                let o = KeyspaceCreateOptions::default();
+                if blobs {
+                    o.with_kv_separation(Some(KvSeparationOptions::default()))
+                } else {
+                    o
+                }
+            })
+            .map_err(err)?;
+        Ok(Box::new(E {
+            db,
+            ks,
+            sync: s.sync,
+            desc: format!(
+                "defaults (lz4, bloom filters), cache {} MiB, journal on, {}, kv separation {}",
+                s.cache_bytes >> 20,
+                if s.sync {
+                    "persist(SyncAll) after each write"
+                } else {
+                    "no persist per write"
+                },
+                if blobs { "on (default options)" } else { "off" }
+            ),
+        }))
+    }
+
+    impl E {
+        fn after_write(&self) -> R<()> {
+            if self.sync {
+                self.db.persist(PersistMode::SyncAll).map_err(err)?;
+            }
+            Ok(())
+        }
+    }
+
+    impl Engine for E {
+        fn describe(&self) -> String {
+            self.desc.clone()
+        }
+        fn put(&self, k: &[u8], v: &[u8]) -> R<()> {
+            self.ks.insert(k, v).map_err(err)?;
+            self.after_write()
+        }
+        fn get(&self, k: &[u8]) -> R<Option<usize>> {
+            Ok(self.ks.get(k).map_err(err)?.map(|v| v.len()))
+        }
+        fn delete(&self, k: &[u8]) -> R<()> {
+            self.ks.remove(k).map_err(err)?;
+            self.after_write()
+        }
+        fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
+            let mut c = 0;
+            for g in self.ks.range(k..).take(n) {
+                g.into_inner().map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn scan_all(&self) -> R<usize> {
+            let mut c = 0;
+            for g in self.ks.iter() {
+                g.into_inner().map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn close(self: Box<Self>) -> R<()> {
+            self.db.persist(PersistMode::SyncAll).map_err(err)
+        }
+    }
+}
+
+#[cfg(feature = "sled")]
+mod sl {
+    use super::*;
+
+    pub struct E {
+        db: sled::Db,
+        sync: bool,
+        desc: String,
+    }
+
+    pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(s.cache_bytes)
+            .open()
+            .map_err(err)?;
+        Ok(Box::new(E {
+            db,
+            sync: s.sync,
+            desc: format!(
+                "cache {} MiB, default flush every 500 ms, {}, no compression (sled's is off by default), no bloom filters (a B-tree), no kv separation",
+                s.cache_bytes >> 20,
+                if s.sync { "flush() after each write" } else { "no flush per write" }
+            ),
+        }))
+    }
+
+    impl E {
+        fn after_write(&self) -> R<()> {
+            if self.sync {
+                self.db.flush().map_err(err)?;
+            }
+            Ok(())
+        }
+    }
+
+    impl Engine for E {
+        fn describe(&self) -> String {
+            self.desc.clone()
+        }
+        fn put(&self, k: &[u8], v: &[u8]) -> R<()> {
+            self.db.insert(k, v).map_err(err)?;
+            self.after_write()
+        }
+        fn get(&self, k: &[u8]) -> R<Option<usize>> {
+            Ok(self.db.get(k).map_err(err)?.map(|v| v.len()))
+        }
+        fn delete(&self, k: &[u8]) -> R<()> {
+            self.db.remove(k).map_err(err)?;
+            self.after_write()
+        }
+        fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
+            let mut c = 0;
+            for r in self.db.range(k..).take(n) {
+                r.map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn scan_all(&self) -> R<usize> {
+            let mut c = 0;
+            for r in self.db.iter() {
+                r.map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn close(self: Box<Self>) -> R<()> {
+            self.db.flush().map(|_| ()).map_err(err)
+        }
+    }
+}
+
+#[cfg(feature = "redb")]
+mod rd {
+    use super::*;
+    use redb::{Database, Durability, ReadableDatabase, ReadableTable, TableDefinition};
+
+    const T: TableDefinition<&[u8], &[u8]> = TableDefinition::new("bench");
+
+    pub struct E {
+        db: Database,
+        sync: bool,
+        desc: String,
+    }
+
+    pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let db = Database::builder()
+            .set_cache_size(s.cache_bytes as usize)
+            .create(dir.join("redb"))
+            .map_err(err)?;
+        let w = db.begin_write().map_err(err)?;
+        w.open_table(T).map_err(err)?;
+        w.commit().map_err(err)?;
+        Ok(Box::new(E {
+            db,
+            sync: s.sync,
+            desc: format!(
+                "cache {} MiB, one write transaction per operation with Durability::{}, a B-tree (no compression, no bloom filters, no kv separation)",
+                s.cache_bytes >> 20,
+                if s.sync { "Immediate" } else { "None" }
+            ),
+        }))
+    }
+
+    impl E {
+        fn write(&self, f: impl FnOnce(&mut redb::Table<&[u8], &[u8]>) -> R<()>) -> R<()> {
+            let mut w = self.db.begin_write().map_err(err)?;
+            w.set_durability(if self.sync {
+                Durability::Immediate
+            } else {
+                Durability::None
+            })
+            .map_err(err)?;
+            {
+                let mut t = w.open_table(T).map_err(err)?;
+                f(&mut t)?;
+            }
+            w.commit().map_err(err)
+        }
+    }
+
+    impl Engine for E {
+        fn describe(&self) -> String {
+            self.desc.clone()
+        }
+        fn put(&self, k: &[u8], v: &[u8]) -> R<()> {
+            self.write(|t| t.insert(k, v).map(|_| ()).map_err(err))
+        }
+        fn get(&self, k: &[u8]) -> R<Option<usize>> {
+            let r = self.db.begin_read().map_err(err)?;
+            let t = r.open_table(T).map_err(err)?;
+            Ok(t.get(k).map_err(err)?.map(|v| v.value().len()))
+        }
+        fn delete(&self, k: &[u8]) -> R<()> {
+            self.write(|t| t.remove(k).map(|_| ()).map_err(err))
+        }
+        fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
+            let r = self.db.begin_read().map_err(err)?;
+            let t = r.open_table(T).map_err(err)?;
+            let mut c = 0;
+            for e in t.range(k..).map_err(err)?.take(n) {
+                e.map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn scan_all(&self) -> R<usize> {
+            let r = self.db.begin_read().map_err(err)?;
+            let t = r.open_table(T).map_err(err)?;
+            let mut c = 0;
+            for e in t.iter().map_err(err)? {
+                e.map_err(err)?;
+                c += 1;
+            }
+            Ok(c)
+        }
+        fn close(self: Box<Self>) -> R<()> {
+            // A last durable commit makes the Durability::None ones persistent.
+            let mut w = self.db.begin_write().map_err(err)?;
+            w.set_durability(Durability::Immediate).map_err(err)?;
+            w.commit().map_err(err)
+        }
+    }
+}

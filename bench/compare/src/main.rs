@@ -1,0 +1,453 @@
+//! StrataKV side by side with RocksDB, fjall, sled and redb: the same workloads, keys, values
+//! and settings, each engine in its own child process (so that peak RSS and I/O counters are
+//! its own), one report.
+//!
+//! `cargo run --release -p stratakv-compare --features fjall,sled,redb[,rocksdb] -- --help`;
+//! `scripts/bench_compare.sh` runs the published set.
+
+mod engines;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use clap::Parser;
+use serde::{Deserialize, Serialize};
+
+use engines::{Engine, Settings};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "StrataKV against RocksDB, fjall, sled and redb, one engine per process")]
+struct Args {
+    /// Engines, comma-separated (those built in by default).
+    #[arg(long)]
+    engines: Option<String>,
+    /// Keys per fill; operations per workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    num: u64,
+    /// Bytes per value.
+    #[arg(long, default_value_t = 100)]
+    value_size: usize,
+    /// Threads sharing each workload's operations.
+    #[arg(long, default_value_t = 1)]
+    threads: u64,
+    /// Fsync every write.
+    #[arg(long)]
+    sync: bool,
+    /// Block cache, MiB, the same for every engine.
+    #[arg(long, default_value_t = 64)]
+    cache_mib: u64,
+    /// Values at least this long go to a blob store in engines that have one.
+    #[arg(long, default_value_t = 4096)]
+    separate_from: usize,
+    /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing,
+    /// readseq, seekrandom (seek + next 100), deleterandom.
+    #[arg(
+        long,
+        default_value = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom"
+    )]
+    workloads: String,
+    /// Seed for key order and values.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Directory for the databases (default: a temporary one).
+    #[arg(long)]
+    dir: Option<String>,
+    /// Also write the results as JSON to this file.
+    #[arg(long)]
+    json: Option<String>,
+    /// Internal: run one engine and print JSON lines.
+    #[arg(long, hide = true)]
+    child: Option<String>,
+}
+
+/// One workload's figures for one engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Row {
+    engine: String,
+    workload: String,
+    ops: u64,
+    secs: f64,
+    ops_per_sec: f64,
+    p50_us: f64,
+    p99_us: f64,
+    p999_us: f64,
+    /// Bytes in the directory after the workload (and, for the "close" row, after close).
+    disk_bytes: u64,
+    /// Bytes this process caused to be written to storage so far (/proc/self/io).
+    device_write_bytes: u64,
+    /// Peak resident memory so far, KiB (VmHWM).
+    peak_rss_kib: u64,
+    settings: String,
+}
+
+fn splitmix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn key(i: u64) -> Vec<u8> {
+    format!("{i:016}").into_bytes()
+}
+
+/// A value for key `i`: half random bytes, half repeated, as db_bench makes them (about 2x
+/// compressible).
+fn value(seed: u64, i: u64, len: usize) -> Vec<u8> {
+    let mut v = Vec::with_capacity(len);
+    let mut x = splitmix(seed ^ i);
+    while v.len() < len / 2 {
+        x = splitmix(x);
+        v.extend_from_slice(&x.to_le_bytes());
+    }
+    v.truncate(len / 2);
+    while v.len() < len {
+        v.push(b'x');
+    }
+    v
+}
+
+fn proc_field(file: &str, field: &str) -> u64 {
+    std::fs::read_to_string(file)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn dir_bytes(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn percentile(sorted: &[u32], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+/// Runs `op(i)` for i in 0..n over `threads` threads; returns seconds and sorted latencies (ns).
+fn timed(
+    threads: u64,
+    n: u64,
+    op: &(dyn Fn(u64) -> Result<(), String> + Sync),
+) -> Result<(f64, Vec<u32>), String> {
+    let t = Instant::now();
+    let per = n.div_ceil(threads);
+    let mut lat: Vec<u32> = Vec::with_capacity(n as usize);
+    let parts: Vec<Result<Vec<u32>, String>> = std::thread::scope(|s| {
+        let hs: Vec<_> = (0..threads)
+            .map(|th| {
+                s.spawn(move || {
+                    let mut l = Vec::with_capacity(per as usize);
+                    for i in th * per..((th + 1) * per).min(n) {
+                        let t0 = Instant::now();
+                        op(i)?;
+                        l.push(t0.elapsed().as_nanos().min(u128::from(u32::MAX)) as u32);
+                    }
+                    Ok(l)
+                })
+            })
+            .collect();
+        hs.into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("a thread panicked".into())))
+            .collect()
+    });
+    let secs = t.elapsed().as_secs_f64();
+    for p in parts {
+        lat.extend(p?);
+    }
+    lat.sort_unstable();
+    Ok((secs, lat))
+}
+
+fn child(name: &str, a: &Args) -> Result<(), String> {
+    let root = match &a.dir {
+        Some(d) => tempfile::Builder::new()
+            .prefix(name)
+            .tempdir_in(d)
+            .map_err(|e| e.to_string())?,
+        None => tempfile::Builder::new()
+            .prefix(name)
+            .tempdir()
+            .map_err(|e| e.to_string())?,
+    };
+    let s = Settings {
+        cache_bytes: a.cache_mib << 20,
+        sync: a.sync,
+        separate_from: a.separate_from,
+        value_size: a.value_size,
+    };
+    let n = a.num;
+    // A random permutation of 0..n (a multiplicative step coprime with n).
+    let step = {
+        let mut st = (splitmix(a.seed) % n.max(2)) | 1;
+        while gcd(st, n) != 1 {
+            st += 2;
+        }
+        st
+    };
+    let rand_key = move |i: u64| (i.wrapping_mul(step).wrapping_add(a.seed)) % n;
+    let mut db: Option<Box<dyn Engine>> = None;
+    let mut gen = 0;
+    let mut dbdir = root.path().join("db0");
+    let emit = |w: &str, ops: u64, secs: f64, lat: &[u32], dir: &Path, desc: String| {
+        let row = Row {
+            engine: name.into(),
+            workload: w.into(),
+            ops,
+            secs,
+            ops_per_sec: if secs > 0.0 { ops as f64 / secs } else { 0.0 },
+            p50_us: percentile(lat, 0.5),
+            p99_us: percentile(lat, 0.99),
+            p999_us: percentile(lat, 0.999),
+            disk_bytes: dir_bytes(dir),
+            device_write_bytes: proc_field("/proc/self/io", "write_bytes:"),
+            peak_rss_kib: proc_field("/proc/self/status", "VmHWM:"),
+            settings: desc,
+        };
+        println!("{}", serde_json::to_string(&row).expect("serializable"));
+    };
+    for w in a.workloads.split(',').map(str::trim) {
+        if w.starts_with("fill") || db.is_none() {
+            if let Some(d) = db.take() {
+                d.close()?;
+            }
+            gen += 1;
+            dbdir = root.path().join(format!("db{gen}"));
+            db = Some(engines::open(name, &dbdir, &s)?);
+        }
+        let e = &**db.as_ref().expect("opened");
+        let vs = a.value_size;
+        let seed = a.seed;
+        let (secs, lat) = match w {
+            "fillseq" => timed(a.threads, n, &|i| e.put(&key(i), &value(seed, i, vs)))?,
+            "fillrandom" | "overwrite" => timed(a.threads, n, &|i| {
+                let k = rand_key(i);
+                e.put(&key(k), &value(seed ^ 1, k, vs))
+            })?,
+            "readrandom" => timed(a.threads, n, &|i| {
+                let k = rand_key(i.wrapping_mul(7));
+                e.get(&key(k)).map(|_| ())
+            })?,
+            "readmissing" => timed(a.threads, n, &|i| {
+                let mut k = key(rand_key(i));
+                k.push(b'.');
+                e.get(&k).map(|_| ())
+            })?,
+            "readseq" => {
+                let t = Instant::now();
+                let c = e.scan_all()?;
+                let secs = t.elapsed().as_secs_f64();
+                emit(w, c as u64, secs, &[], &dbdir, e.describe());
+                continue;
+            }
+            "seekrandom" => timed(a.threads, n / 10, &|i| {
+                e.seek_next(&key(rand_key(i)), 100).map(|_| ())
+            })?,
+            "deleterandom" => timed(a.threads, n, &|i| e.delete(&key(rand_key(i))))?,
+            other => return Err(format!("unknown workload {other}")),
+        };
+        let ops = lat.len() as u64;
+        emit(w, ops, secs, &lat, &dbdir, e.describe());
+    }
+    if let Some(d) = db.take() {
+        let desc = d.describe();
+        d.close()?;
+        emit("close", 0, 0.0, &[], &dbdir, desc);
+    }
+    Ok(())
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+fn parent(a: &Args) -> Result<Vec<Row>, String> {
+    let names: Vec<String> = match &a.engines {
+        Some(e) => e.split(',').map(|s| s.trim().to_string()).collect(),
+        None => engines::names().into_iter().map(String::from).collect(),
+    };
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    for name in &names {
+        eprintln!("== {name}");
+        let mut cmd = Command::new(&exe);
+        cmd.args(std::env::args().skip(1))
+            .arg("--child")
+            .arg(name)
+            .stdout(Stdio::piped());
+        let mut ch = cmd.spawn().map_err(|e| e.to_string())?;
+        let out = ch.stdout.take().expect("piped");
+        for line in BufReader::new(out).lines() {
+            let line = line.map_err(|e| e.to_string())?;
+            match serde_json::from_str::<Row>(&line) {
+                Ok(r) => {
+                    eprintln!(
+                        "   {:<13} {:>12.0} ops/s  p50 {:>7.1} us  p99 {:>8.1} us",
+                        r.workload, r.ops_per_sec, r.p50_us, r.p99_us
+                    );
+                    rows.push(r);
+                }
+                Err(_) => eprintln!("   {line}"),
+            }
+        }
+        let st = ch.wait().map_err(|e| e.to_string())?;
+        if !st.success() {
+            return Err(format!("{name} failed: {st}"));
+        }
+    }
+    Ok(rows)
+}
+
+fn report(a: &Args, rows: &[Row]) -> String {
+    use std::fmt::Write;
+    let mut engines: Vec<&str> = Vec::new();
+    let mut workloads: Vec<&str> = Vec::new();
+    for r in rows {
+        if !engines.contains(&r.engine.as_str()) {
+            engines.push(&r.engine);
+        }
+        if r.workload != "close" && !workloads.contains(&r.workload.as_str()) {
+            workloads.push(&r.workload);
+        }
+    }
+    let find = |e: &str, w: &str| rows.iter().find(|r| r.engine == e && r.workload == w);
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{} keys, 16-byte keys, {}-byte values, {} thread(s), {}, cache {} MiB\n",
+        a.num,
+        a.value_size,
+        a.threads,
+        if a.sync {
+            "fsync per write"
+        } else {
+            "no fsync"
+        },
+        a.cache_mib
+    );
+    let _ = write!(s, "| workload |");
+    for e in &engines {
+        let _ = write!(s, " {e} ops/s |");
+    }
+    let _ = writeln!(s, " stratakv / best peer |");
+    let _ = writeln!(s, "|---|{}---|", "---|".repeat(engines.len()));
+    for w in &workloads {
+        let _ = write!(s, "| {w} |");
+        for e in &engines {
+            match find(e, w) {
+                Some(r) => {
+                    let _ = write!(s, " {:.0} |", r.ops_per_sec);
+                }
+                None => {
+                    let _ = write!(s, " - |");
+                }
+            }
+        }
+        let ours = find("stratakv", w).map(|r| r.ops_per_sec);
+        let best = engines
+            .iter()
+            .filter(|e| **e != "stratakv")
+            .filter_map(|e| find(e, w).map(|r| r.ops_per_sec))
+            .fold(0.0f64, f64::max);
+        match ours {
+            Some(o) if best > 0.0 => {
+                let _ = writeln!(s, " {:.2}x |", o / best);
+            }
+            _ => {
+                let _ = writeln!(s, " - |");
+            }
+        }
+    }
+    let _ = writeln!(s, "\nLatency, us (p50 / p99 / p99.9):\n");
+    let _ = write!(s, "| workload |");
+    for e in &engines {
+        let _ = write!(s, " {e} |");
+    }
+    let _ = writeln!(s, "\n|---|{}", "---|".repeat(engines.len()));
+    for w in &workloads {
+        let _ = write!(s, "| {w} |");
+        for e in &engines {
+            match find(e, w) {
+                Some(r) if r.ops > 0 && r.p50_us > 0.0 => {
+                    let _ = write!(s, " {:.1} / {:.1} / {:.1} |", r.p50_us, r.p99_us, r.p999_us);
+                }
+                _ => {
+                    let _ = write!(s, " - |");
+                }
+            }
+        }
+        let _ = writeln!(s);
+    }
+    let user = a.num * (16 + a.value_size as u64);
+    let _ = writeln!(
+        s,
+        "\n| engine | disk after close | bytes written to the device / user bytes of one fill | peak RSS |"
+    );
+    let _ = writeln!(s, "|---|---|---|---|");
+    for e in &engines {
+        if let Some(r) = find(e, "close") {
+            let _ = writeln!(
+                s,
+                "| {e} | {:.1} MiB | {:.2} (all workloads' writes over one fill's bytes) | {:.0} MiB |",
+                r.disk_bytes as f64 / 1048576.0,
+                r.device_write_bytes as f64 / user as f64,
+                r.peak_rss_kib as f64 / 1024.0
+            );
+        }
+    }
+    let _ = writeln!(s, "\nSettings:\n");
+    for e in &engines {
+        if let Some(r) = rows.iter().find(|r| r.engine == *e) {
+            let _ = writeln!(s, "- {e}: {}", r.settings);
+        }
+    }
+    s
+}
+
+fn main() {
+    let a = Args::parse();
+    if let Some(name) = &a.child {
+        if let Err(e) = child(name, &a) {
+            eprintln!("{name}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    match parent(&a) {
+        Ok(rows) => {
+            println!("{}", report(&a, &rows));
+            if let Some(p) = &a.json {
+                let j = serde_json::to_string_pretty(&rows).expect("serializable");
+                if let Err(e) = std::fs::write(p, j) {
+                    eprintln!("writing {p}: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
