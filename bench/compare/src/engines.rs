@@ -9,6 +9,16 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
+/// Counts the entries of an iterator of results, stopping at the first error.
+fn count<T, E: std::fmt::Display>(it: impl Iterator<Item = Result<T, E>>) -> R<usize> {
+    let mut c = 0;
+    for r in it {
+        r.map_err(err)?;
+        c += 1;
+    }
+    Ok(c)
+}
+
 /// What every engine is asked to match.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -119,20 +129,10 @@ mod strata {
             self.db.write_with(b, self.wo).map_err(err)
         }
         fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
-            let mut c = 0;
-            for r in self.db.range(k.to_vec()..).take(n) {
-                r.map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(self.db.range(k.to_vec()..).take(n))
         }
         fn scan_all(&self) -> R<usize> {
-            let mut c = 0;
-            for r in self.db.iter() {
-                r.map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(self.db.iter())
         }
         fn close(self: Box<Self>) -> R<()> {
             self.db.close().map_err(err)
@@ -299,20 +299,10 @@ mod fj {
             self.after_write()
         }
         fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
-            let mut c = 0;
-            for g in self.ks.range(k..).take(n) {
-                g.into_inner().map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(self.ks.range(k..).take(n).map(|g| g.into_inner()))
         }
         fn scan_all(&self) -> R<usize> {
-            let mut c = 0;
-            for g in self.ks.iter() {
-                g.into_inner().map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(self.ks.iter().map(|g| g.into_inner()))
         }
         fn close(self: Box<Self>) -> R<()> {
             self.db.persist(PersistMode::SyncAll).map_err(err)
@@ -372,20 +362,10 @@ mod sl {
             self.after_write()
         }
         fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
-            let mut c = 0;
-            for r in self.db.range(k..).take(n) {
-                r.map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(self.db.range(k..).take(n))
         }
         fn scan_all(&self) -> R<usize> {
-            let mut c = 0;
-            for r in self.db.iter() {
-                r.map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(self.db.iter())
         }
         fn close(self: Box<Self>) -> R<()> {
             self.db.flush().map(|_| ()).map_err(err)
@@ -461,22 +441,12 @@ mod rd {
         fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
             let r = self.db.begin_read().map_err(err)?;
             let t = r.open_table(T).map_err(err)?;
-            let mut c = 0;
-            for e in t.range(k..).map_err(err)?.take(n) {
-                e.map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(t.range(k..).map_err(err)?.take(n))
         }
         fn scan_all(&self) -> R<usize> {
             let r = self.db.begin_read().map_err(err)?;
             let t = r.open_table(T).map_err(err)?;
-            let mut c = 0;
-            for e in t.iter().map_err(err)? {
-                e.map_err(err)?;
-                c += 1;
-            }
-            Ok(c)
+            count(t.iter().map_err(err)?)
         }
         fn close(self: Box<Self>) -> R<()> {
             // A last durable commit makes the Durability::None ones persistent.
