@@ -95,12 +95,17 @@ mod strata {
             value_threshold: s.separate_from,
             ..Options::default()
         };
-        let desc = format!(
-            "lz4, block cache {} MiB, bloom {} bits/key, WAL on, {}, values >= {} B in the value log, memtable {} MiB",
+        let desc =
+            format!(
+            "lz4, block cache {} MiB, bloom {} bits/key, WAL on, {}, value log {}, memtable {} MiB",
             s.cache_bytes >> 20,
             opts.bloom_bits_per_key,
             if s.sync { "fsync per write" } else { "no fsync per write" },
-            s.separate_from,
+            if s.value_size >= s.separate_from {
+                format!("on from {} B", s.separate_from)
+            } else {
+                "off (values are shorter than its threshold)".into()
+            },
             opts.memtable_size >> 20
         );
         let db = Db::open_with(dir, opts).map_err(err)?;
