@@ -32,6 +32,8 @@ run() {
 }
 run small-1t --value-size 100 --threads 1
 run small-2t --value-size 100 --threads 2
+run ycsb-2t --value-size 100 --threads 2 \
+  --workloads fillrandom,ycsba,ycsbb,ycsbc,ycsbd,ycsbe,ycsbf
 run sync-1t --value-size 100 --threads 1 --sync --num $((NUM / 50)) \
   --workloads fillrandom,overwrite,deleterandom
 run value-4k --value-size 4096 --num $((NUM / 10)) \

@@ -6,10 +6,14 @@
 //! `scripts/bench_compare.sh` runs the published set.
 
 mod engines;
+#[path = "../../../cli/src/bench/zipf.rs"]
+#[allow(dead_code)]
+mod zipf;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use clap::Parser;
@@ -42,7 +46,7 @@ struct Args {
     #[arg(long, default_value_t = 4096)]
     separate_from: usize,
     /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing,
-    /// readseq, seekrandom (seek + next 100), deleterandom.
+    /// readseq, seekrandom (seek + next 100), deleterandom, ycsba .. ycsbf (Zipfian 0.99).
     #[arg(
         long,
         default_value = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom"
@@ -203,6 +207,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
         st
     };
     let rand_key = move |i: u64| (i.wrapping_mul(step).wrapping_add(a.seed)) % n;
+    let zipf = zipf::Zipf::new(n, 0.99);
     let mut db: Option<Box<dyn Engine>> = None;
     let mut gen = 0;
     let mut dbdir = root.path().join("db0");
@@ -261,6 +266,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
                 e.seek_next(&key(rand_key(i)), 100).map(|_| ())
             })?,
             "deleterandom" => timed(a.threads, n, &|i| e.delete(&key(rand_key(i))))?,
+            y if y.starts_with("ycsb") => ycsb(e, y, a, &zipf)?,
             other => return Err(format!("unknown workload {other}")),
         };
         let ops = lat.len() as u64;
@@ -272,6 +278,66 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
         emit("close", 0, 0.0, &[], &dbdir, desc);
     }
     Ok(())
+}
+
+/// YCSB core workloads A-F over the loaded keys (Zipfian 0.99, scrambled; D reads the
+/// latest inserts): A 50% reads / 50% updates, B 95/5, C reads only, D 95% reads / 5%
+/// inserts, E 95% short scans (1-100 entries) / 5% inserts, F 50% reads / 50%
+/// read-modify-writes.
+fn ycsb(e: &dyn Engine, w: &str, a: &Args, z: &zipf::Zipf) -> Result<(f64, Vec<u32>), String> {
+    let n = a.num;
+    let inserted = AtomicU64::new(n);
+    let (seed, vs) = (a.seed, a.value_size);
+    timed(a.threads, n, &|i| {
+        let h = splitmix(seed ^ 0xC5B1 ^ i);
+        let u = zipf::unit(h);
+        let pct = splitmix(h) % 100;
+        let insert = || {
+            let k = inserted.fetch_add(1, Ordering::Relaxed);
+            e.put(&key(k), &value(seed, k, vs))
+        };
+        match w {
+            "ycsba" | "ycsbb" | "ycsbc" => {
+                let k = key(z.key(u));
+                let reads = match w {
+                    "ycsba" => 50,
+                    "ycsbb" => 95,
+                    _ => 100,
+                };
+                if pct < reads {
+                    e.get(&k).map(|_| ())
+                } else {
+                    e.put(&k, &value(seed ^ i, i, vs))
+                }
+            }
+            "ycsbd" => {
+                if pct < 95 {
+                    let last = inserted.load(Ordering::Relaxed);
+                    e.get(&key(last - 1 - z.rank(u).min(last - 1))).map(|_| ())
+                } else {
+                    insert()
+                }
+            }
+            "ycsbe" => {
+                if pct < 95 {
+                    let len = 1 + (splitmix(h ^ 7) % 100) as usize;
+                    e.seek_next(&key(z.key(u)), len).map(|_| ())
+                } else {
+                    insert()
+                }
+            }
+            "ycsbf" => {
+                let k = key(z.key(u));
+                if pct < 50 {
+                    e.get(&k).map(|_| ())
+                } else {
+                    e.get(&k)?;
+                    e.put(&k, &value(seed ^ i, i, vs))
+                }
+            }
+            other => Err(format!("unknown workload {other}")),
+        }
+    })
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
