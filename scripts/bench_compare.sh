@@ -30,7 +30,8 @@ run() {
     "$BIN" --num "$NUM" "${engines_arg[@]}" --json "$OUT/$stamp-$name.json" "$@"
   } > "$OUT/$stamp-$name.md"
 }
-run small-1t --value-size 100 --threads 1
+run small-1t --value-size 100 --threads 1 \
+  --workloads fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom,recovery
 run small-2t --value-size 100 --threads 2
 run ycsb-2t --value-size 100 --threads 2 \
   --workloads fillrandom,ycsba,ycsbb,ycsbc,ycsbd,ycsbe,ycsbf

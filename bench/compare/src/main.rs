@@ -46,7 +46,8 @@ struct Args {
     #[arg(long, default_value_t = 4096)]
     separate_from: usize,
     /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing,
-    /// readseq, seekrandom (seek + next 100), deleterandom, ycsba .. ycsbf (Zipfian 0.99).
+    /// readseq, seekrandom (seek + next 100), deleterandom, ycsba .. ycsbf (Zipfian 0.99),
+    /// recovery (time to reopen after a process killed with 64 MiB written and not closed).
     #[arg(
         long,
         default_value = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom"
@@ -64,6 +65,10 @@ struct Args {
     /// Internal: run one engine and print JSON lines.
     #[arg(long, hide = true)]
     child: Option<String>,
+    /// Internal (with --child): write 64 MiB into a new database here, then exit without
+    /// closing it, as a crash would leave it.
+    #[arg(long, hide = true)]
+    fill_and_die: Option<String>,
 }
 
 /// One workload's figures for one engine.
@@ -267,6 +272,31 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
             })?,
             "deleterandom" => timed(a.threads, n, &|i| e.delete(&key(rand_key(i))))?,
             y if y.starts_with("ycsb") => ycsb(e, y, a, &zipf)?,
+            "recovery" => {
+                let dir = root.path().join("crashed");
+                let st = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
+                    .args(["--child", name, "--fill-and-die"])
+                    .arg(&dir)
+                    .args(["--value-size", &a.value_size.to_string()])
+                    .status()
+                    .map_err(|e| e.to_string())?;
+                if !st.success() {
+                    return Err(format!("the crashing writer failed: {st}"));
+                }
+                let t = Instant::now();
+                let re = engines::open(name, &dir, &s)?;
+                let found = re.get(&key(0))?;
+                let secs = t.elapsed().as_secs_f64();
+                let mut desc = re.describe();
+                if found.is_none() {
+                    // redb with Durability::None: commits since the last durable one are
+                    // not promised to survive, and did not.
+                    desc.push_str("; after the kill the first key written was gone");
+                }
+                re.close()?;
+                emit(w, 1, secs, &[(secs * 1e9) as u32], &dir, desc);
+                continue;
+            }
             other => return Err(format!("unknown workload {other}")),
         };
         let ops = lat.len() as u64;
@@ -338,6 +368,25 @@ fn ycsb(e: &dyn Engine, w: &str, a: &Args, z: &zipf::Zipf) -> Result<(f64, Vec<u
             other => Err(format!("unknown workload {other}")),
         }
     })
+}
+
+/// Writes 64 MiB of keys and values and exits without closing the engine: what it must
+/// recover is whatever its memtable and log held at that moment.
+fn fill_and_die(name: &str, dir: &Path, a: &Args) -> Result<(), String> {
+    let s = Settings {
+        cache_bytes: a.cache_mib << 20,
+        sync: false,
+        separate_from: a.separate_from,
+        value_size: a.value_size,
+    };
+    let e = engines::open(name, dir, &s)?;
+    let n = (64u64 << 20) / (16 + a.value_size as u64);
+    for i in 0..n {
+        e.put(&key(i), &value(a.seed, i, a.value_size))?;
+    }
+    // No close, no drop: the process ends as a kill would end it (the OS keeps what was
+    // written to files).
+    std::process::exit(0);
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
@@ -493,6 +542,13 @@ fn report(a: &Args, rows: &[Row]) -> String {
 
 fn main() {
     let a = Args::parse();
+    if let (Some(name), Some(dir)) = (&a.child, &a.fill_and_die) {
+        if let Err(e) = fill_and_die(name, Path::new(dir), &a) {
+            eprintln!("{name}: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let Some(name) = &a.child {
         if let Err(e) = child(name, &a) {
             eprintln!("{name}: {e}");
