@@ -531,6 +531,26 @@ fn report(a: &Args, rows: &[Row]) -> String {
             );
         }
     }
+    let recoveries: Vec<&Row> = rows.iter().filter(|r| r.workload == "recovery").collect();
+    if !recoveries.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nRecovery after a kill with 64 MiB written and not closed:\n"
+        );
+        for r in recoveries {
+            let lost = if r.settings.contains("was gone") {
+                ", and the first key written was gone (no durable commit)"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "- {}: {:.0} ms to reopen and read{lost}",
+                r.engine,
+                r.secs * 1e3
+            );
+        }
+    }
     let _ = writeln!(s, "\nSettings:\n");
     for e in &engines {
         if let Some(r) = rows.iter().find(|r| r.engine == *e) {
