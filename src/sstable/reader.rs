@@ -117,13 +117,15 @@ pub enum Lookup {
 }
 
 impl Readers {
-    /// Opens the file and reads footer, index, filter and (returned apart) properties.
+    /// Opens the file and reads footer, index and filter; with `want_props` (the first
+    /// open; a reopen after eviction already has them) the properties too.
     fn open(
         fs: &dyn FileSystem,
         path: &Path,
         expected_size: Option<u64>,
         mmap: bool,
-    ) -> Result<(Readers, TableProperties, u64)> {
+        want_props: bool,
+    ) -> Result<(Readers, Option<TableProperties>, u64)> {
         let file = fs.open(path, mmap).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::corruption(path, 0, "table file is missing")
@@ -151,10 +153,14 @@ impl Readers {
         let index_bytes = read_block(&*file, path, footer.index, true)?;
         let index_block = Block::new(index_bytes, path, footer.index.offset)?;
         let index = Index::parse(&index_block, path, footer.index.offset)?;
-        let props_bytes = read_block(&*file, path, footer.properties, true)?;
-        let props = TableProperties::decode(&props_bytes).ok_or_else(|| {
-            Error::corruption(path, footer.properties.offset, "malformed properties")
-        })?;
+        let props = if want_props {
+            let props_bytes = read_block(&*file, path, footer.properties, true)?;
+            Some(TableProperties::decode(&props_bytes).ok_or_else(|| {
+                Error::corruption(path, footer.properties.offset, "malformed properties")
+            })?)
+        } else {
+            None
+        };
         let filter =
             if footer.filter.size > 0 {
                 let fb = read_block(&*file, path, footer.filter, true)?;
@@ -191,7 +197,8 @@ impl Table {
         expected_size: Option<u64>,
         opts: &TableOpenOptions,
     ) -> Result<Arc<Table>> {
-        let (readers, props, size) = Readers::open(fs, path, expected_size, opts.mmap)?;
+        let (readers, props, size) = Readers::open(fs, path, expected_size, opts.mmap, true)?;
+        let props = props.expect("asked for");
         let table = Arc::new_cyclic(|me| Table {
             path: Arc::from(path),
             id,
@@ -243,7 +250,8 @@ impl Table {
             .limit
             .as_ref()
             .expect("only tables with a limit are ever closed");
-        let (readers, _, _) = Readers::open(&*limit.fs, &self.path, Some(self.size), self.mmap)?;
+        let (readers, _, _) =
+            Readers::open(&*limit.fs, &self.path, Some(self.size), self.mmap, false)?;
         let readers = Arc::new(readers);
         self.readers.store(Some(readers.clone()));
         limit.open.opened(self.me.clone());
