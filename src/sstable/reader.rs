@@ -117,15 +117,15 @@ pub enum Lookup {
 }
 
 impl Readers {
-    /// Opens the file and reads footer, index and filter; with `want_props` (the first
-    /// open; a reopen after eviction already has them) the properties too.
+    /// Opens the file and reads footer, index and filter. Returns the footer and the file
+    /// size too: the first open reads the properties through them (a reopen after
+    /// eviction already has them).
     fn open(
         fs: &dyn FileSystem,
         path: &Path,
         expected_size: Option<u64>,
         mmap: bool,
-        want_props: bool,
-    ) -> Result<(Readers, Option<TableProperties>, u64)> {
+    ) -> Result<(Readers, Footer, u64)> {
         let file = fs.open(path, mmap).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 Error::corruption(path, 0, "table file is missing")
@@ -153,14 +153,6 @@ impl Readers {
         let index_bytes = read_block(&*file, path, footer.index, true)?;
         let index_block = Block::new(index_bytes, path, footer.index.offset)?;
         let index = Index::parse(&index_block, path, footer.index.offset)?;
-        let props = if want_props {
-            let props_bytes = read_block(&*file, path, footer.properties, true)?;
-            Some(TableProperties::decode(&props_bytes).ok_or_else(|| {
-                Error::corruption(path, footer.properties.offset, "malformed properties")
-            })?)
-        } else {
-            None
-        };
         let filter =
             if footer.filter.size > 0 {
                 let fb = read_block(&*file, path, footer.filter, true)?;
@@ -176,7 +168,7 @@ impl Readers {
                 index,
                 filter,
             },
-            props,
+            footer,
             size,
         ))
     }
@@ -197,8 +189,11 @@ impl Table {
         expected_size: Option<u64>,
         opts: &TableOpenOptions,
     ) -> Result<Arc<Table>> {
-        let (readers, props, size) = Readers::open(fs, path, expected_size, opts.mmap, true)?;
-        let props = props.expect("asked for");
+        let (readers, footer, size) = Readers::open(fs, path, expected_size, opts.mmap)?;
+        let props_bytes = read_block(&*readers.file, path, footer.properties, true)?;
+        let props = TableProperties::decode(&props_bytes).ok_or_else(|| {
+            Error::corruption(path, footer.properties.offset, "malformed properties")
+        })?;
         let table = Arc::new_cyclic(|me| Table {
             path: Arc::from(path),
             id,
@@ -223,18 +218,24 @@ impl Table {
 
     /// Runs `f` on the open readers, reopening the table first if the cache closed it.
     fn with_readers<R>(&self, f: impl FnOnce(&Readers) -> Result<R>) -> Result<R> {
-        if !self.referenced.load(Ordering::Relaxed) {
-            self.referenced.store(true, Ordering::Relaxed);
-        }
+        self.touch();
         if let Some(r) = self.readers.load().as_ref() {
             return f(r);
         }
         f(&*self.reopen()?)
     }
 
+    /// Sets the referenced bit for the table cache's CLOCK, writing only when it is clear
+    /// (readers on other cores keep the cache line shared).
+    fn touch(&self) {
+        if !self.referenced.load(Ordering::Relaxed) {
+            self.referenced.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// The readers, reopened if needed, for a holder that outlives one call (an iterator).
     fn readers(&self) -> Result<Arc<Readers>> {
-        self.referenced.store(true, Ordering::Relaxed);
+        self.touch();
         match self.readers.load_full() {
             Some(r) => Ok(r),
             None => self.reopen(),
@@ -250,8 +251,7 @@ impl Table {
             .limit
             .as_ref()
             .expect("only tables with a limit are ever closed");
-        let (readers, _, _) =
-            Readers::open(&*limit.fs, &self.path, Some(self.size), self.mmap, false)?;
+        let (readers, _, _) = Readers::open(&*limit.fs, &self.path, Some(self.size), self.mmap)?;
         let readers = Arc::new(readers);
         self.readers.store(Some(readers.clone()));
         limit.open.opened(self.me.clone());
