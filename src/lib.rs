@@ -61,6 +61,8 @@ pub mod memtable;
 pub mod options;
 pub mod sstable;
 mod stats;
+#[doc(hidden)]
+pub mod testing;
 pub mod txn;
 pub mod value;
 pub mod vlog;

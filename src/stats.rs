@@ -119,6 +119,8 @@ pub struct RecoveryStats {
     pub torn_tail_bytes: u64,
     /// Bytes of torn tail dropped from the value-log file active at the crash.
     pub vlog_torn_tail_bytes: u64,
+    /// Bytes of torn tail dropped from the manifest (an edit whose sync never completed).
+    pub manifest_torn_tail_bytes: u64,
     /// Tables written from replayed WAL data.
     pub tables_written: u64,
     /// Orphaned files deleted.
@@ -351,7 +353,15 @@ impl fmt::Display for Stats {
                     self.recovery.wal_files, self.recovery.wal_records
                 ),
             ),
-            ("recovered torn tail", human(self.recovery.torn_tail_bytes)),
+            (
+                "recovered torn tail",
+                format!(
+                    "WAL {}, value log {}, manifest {}",
+                    human(self.recovery.torn_tail_bytes),
+                    human(self.recovery.vlog_torn_tail_bytes),
+                    human(self.recovery.manifest_torn_tail_bytes)
+                ),
+            ),
             (
                 "recovery cleanup",
                 format!(

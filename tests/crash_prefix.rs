@@ -159,6 +159,11 @@ fn torn_unsynced_tail_is_dropped() {
 }
 
 #[test]
+fn garbled_last_write_is_dropped() {
+    crash_rounds(CrashMode::GarbleUnsynced, &[7, 8], 12);
+}
+
+#[test]
 fn crash_with_values_in_the_value_log() {
     crash_rounds_with(CrashMode::DropUnsynced, &[21, 22], 10, with_value_log);
     crash_rounds_with(
@@ -167,6 +172,7 @@ fn crash_with_values_in_the_value_log() {
         10,
         with_value_log,
     );
+    crash_rounds_with(CrashMode::GarbleUnsynced, &[24], 10, with_value_log);
 }
 
 #[test]

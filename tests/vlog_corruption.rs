@@ -67,7 +67,8 @@ fn flipped_byte_is_an_error_naming_the_file() {
     let n = sealed[1];
     let path = vlog_path(Path::new(DIR), n);
     let len = fs.file_len(&path).unwrap();
-    for offset in [40, len / 2, len - 3] {
+    // Inside the first value (after the file header and a sync mark), the middle, the end.
+    for offset in [60, len / 2, len - 3] {
         let image = fs.crash_clone();
         let byte = image.read_file(&path).unwrap()[offset];
         image.corrupt(&path, offset, &[byte ^ 0x04]).unwrap();

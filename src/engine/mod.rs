@@ -352,6 +352,11 @@ impl Engine {
         }
     }
 
+    /// Fsyncs the manifest (its last sync mark, after background work has stopped).
+    pub fn sync_manifest(&self) -> Result<()> {
+        lock(&self.state).versions.sync_manifest()
+    }
+
     /// Stops background work and makes the log durable. Idempotent.
     pub fn shutdown(&self) -> Result<()> {
         if self.closed.swap(true, Ordering::AcqRel) {
@@ -367,7 +372,8 @@ impl Engine {
         let _q = lock(&self.queue);
         let mut wal = lock(&self.wal);
         let r = match (wal.as_mut(), self.poison.get()) {
-            (Some(w), None) => self.sync_vlog().and_then(|()| w.sync()),
+            // Sync marks at the ends tell any later damage from a torn tail.
+            (Some(w), None) => self.seal_vlog().and_then(|()| w.seal()),
             _ => Ok(()),
         };
         *wal = None;

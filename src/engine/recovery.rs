@@ -150,6 +150,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     let mut mem = Arc::new(Memtable::new(0, opts.memtable_size));
     let mut table_bytes = 0u64;
     rec.vlog_torn_tail_bytes = versions.vlog_torn_tail_bytes;
+    rec.manifest_torn_tail_bytes = versions.manifest_torn_tail_bytes;
     let vlog_lens: BTreeMap<u64, u64> = versions
         .vlog_meta()
         .iter()

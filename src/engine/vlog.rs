@@ -136,6 +136,7 @@ impl Engine {
         let w = guard.as_mut().ok_or(Error::Closed)?;
         let base = w.log.len();
         let mut framed = Vec::new();
+        w.log.frame_sync_mark(&mut framed); // before any offset is taken
         let mut out = Vec::with_capacity(batches.len());
         let mut handle = Vec::with_capacity(16);
         for b in batches {
@@ -198,13 +199,21 @@ impl Engine {
         Ok(())
     }
 
+    /// Syncs the active value-log file and ends it with a sync mark (at close).
+    pub(crate) fn seal_vlog(&self) -> Result<()> {
+        match lock(&self.vlog).as_mut() {
+            Some(w) => w.log.seal(),
+            None => Ok(()),
+        }
+    }
+
     /// Fsyncs the active value-log file (before a WAL fsync). Call without the vlog lock.
     pub(crate) fn sync_vlog(&self) -> Result<()> {
         let mut guard = lock(&self.vlog);
         let Some(w) = guard.as_mut() else {
             return Ok(());
         };
-        match w.log.sync_handle() {
+        match w.log.sync_point() {
             Some(h) => {
                 drop(guard);
                 h.sync()

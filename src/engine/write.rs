@@ -23,6 +23,7 @@ use crate::limits::{GROUP_COMMIT_MAX_BYTES, SEQNO_MAX};
 use crate::memtable::Memtable;
 use crate::options::SyncMode;
 use crate::stats::Counters;
+use crate::testing::{is_broken, Breakage};
 use crate::wal::format::{LogKind, RecordType, RECORD_HEADER_BYTES};
 use crate::wal::LogWriter;
 
@@ -262,7 +263,12 @@ impl Engine {
         let end = {
             let mut wal = lock(&self.wal);
             let w = wal.as_mut().ok_or(Error::Closed)?;
-            if let Err(e) = w.add_record_parts(RecordType::WalBatch, &parts) {
+            let appended = if is_broken(Breakage::SkipWalAppend) {
+                Ok(())
+            } else {
+                w.add_record_parts(RecordType::WalBatch, &parts)
+            };
+            if let Err(e) = appended {
                 self.set_poison(&e);
                 return Err(e);
             }

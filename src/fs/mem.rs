@@ -20,6 +20,22 @@ use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 struct Inode {
     data: Vec<u8>,
     synced_len: usize,
+    /// Length at the last `flush` and at the one before: the last write handed to the
+    /// OS is what lies after the newer one, or, when nothing does, after the older one.
+    flushed_len: usize,
+    prev_flushed_len: usize,
+}
+
+impl Inode {
+    /// Where the last write (the bytes handed over by the last `flush`, or appended since)
+    /// begins.
+    fn last_write_start(&self) -> usize {
+        if self.data.len() > self.flushed_len {
+            self.flushed_len
+        } else {
+            self.prev_flushed_len
+        }
+    }
 }
 
 type InodeRef = Arc<Mutex<Inode>>;
@@ -48,7 +64,8 @@ pub enum CrashMode {
         /// Out of 256, how much of the unsynced tail survives.
         keep: u8,
     },
-    /// Keep the unsynced bytes but flip a bit in them (a garbled last write).
+    /// Keep the unsynced bytes but flip a bit in the middle of the last write, when that
+    /// write is unsynced (a sector of it half-written when power went).
     GarbleUnsynced,
 }
 
@@ -99,8 +116,9 @@ impl MemFs {
                 }
                 CrashMode::GarbleUnsynced => {
                     data.extend_from_slice(tail);
-                    if !tail.is_empty() {
-                        let i = synced + tail.len() / 2;
+                    let start = ino.last_write_start().max(synced);
+                    if start < data.len() {
+                        let i = start + (data.len() - start) / 2;
                         data[i] ^= 0x10;
                     }
                 }
@@ -109,6 +127,8 @@ impl MemFs {
             let node = Arc::new(Mutex::new(Inode {
                 data,
                 synced_len: len,
+                flushed_len: len,
+                prev_flushed_len: len,
             }));
             out.live.insert(path.clone(), node.clone());
             out.durable.insert(path.clone(), node);
@@ -147,6 +167,8 @@ impl MemFs {
         let mut ino = lock_inode(ino);
         ino.data.truncate(len);
         ino.synced_len = ino.synced_len.min(len);
+        ino.flushed_len = ino.flushed_len.min(len);
+        ino.prev_flushed_len = ino.prev_flushed_len.min(len);
         Ok(())
     }
 
@@ -187,6 +209,12 @@ impl WritableFile for MemWritable {
         Ok(())
     }
     fn flush(&mut self) -> io::Result<()> {
+        let _cut = lock(&self.state);
+        let mut ino = lock_inode(&self.ino);
+        if ino.data.len() > ino.flushed_len {
+            ino.prev_flushed_len = ino.flushed_len;
+            ino.flushed_len = ino.data.len();
+        }
         Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
@@ -419,6 +447,14 @@ mod tests {
         let g = garbled.read_file(&d.join("a")).unwrap();
         assert_eq!(g.len(), 12);
         assert_ne!(&g[..], b"012345678901");
+        // Only the last write handed to the OS is garbled, not the unsynced one before it.
+        a.flush().unwrap();
+        a.append(b"abcd").unwrap();
+        a.flush().unwrap();
+        let g = fs.crash_clone_with(CrashMode::GarbleUnsynced);
+        let g = g.read_file(&d.join("a")).unwrap();
+        assert_eq!(&g[..12], b"012345678901");
+        assert_ne!(&g[12..], b"abcd");
     }
 
     #[test]

@@ -21,6 +21,7 @@ use crate::fs::FileSystem;
 use crate::key::compare_internal;
 use crate::limits::MANIFEST_ROLLOVER_BYTES;
 use crate::sstable::{Table, TableOpenOptions};
+use crate::testing::crc_differs;
 use crate::vlog::gc::FileUsage;
 use crate::vlog::VlogFile;
 use crate::wal::format::{LogKind, RecordType};
@@ -47,6 +48,8 @@ pub struct VersionSet {
     vlog: BTreeMap<u64, VlogMeta>,
     /// Bytes of torn tail found in the value-log file that was active at the last crash.
     pub vlog_torn_tail_bytes: u64,
+    /// Bytes of torn tail found at the end of the manifest.
+    pub manifest_torn_tail_bytes: u64,
 }
 
 /// What the manifest records of one value-log file.
@@ -154,7 +157,7 @@ fn parse_current(path: &Path, data: &[u8]) -> Result<u64> {
         return Err(bad());
     }
     let crc = u32::from_str_radix(crc, 16).map_err(|_| bad())?;
-    if crc != crc32c::crc32c(name.as_bytes()) {
+    if crc_differs(crc, crc32c::crc32c(name.as_bytes())) {
         return Err(Error::corruption(path, 0, "CURRENT checksum mismatch"));
     }
     match crate::filename::parse_file_name(name) {
@@ -184,6 +187,7 @@ impl VersionSet {
             bytes_written: 0,
             vlog: BTreeMap::new(),
             vlog_torn_tail_bytes: 0,
+            manifest_torn_tail_bytes: 0,
         }
     }
 
@@ -226,6 +230,7 @@ impl VersionSet {
         let mut files: BTreeMap<u64, NewFile> = BTreeMap::new();
         let mut vs = VersionSet::create(dir, fs, levels, table_opts);
         vs.manifest_number = number;
+        vs.manifest_torn_tail_bytes = log.torn_tail_bytes;
         let mut saw_next = false;
         for rec in &log.records {
             if rec.ty != RecordType::ManifestEdit {
@@ -429,6 +434,23 @@ impl VersionSet {
         self.manifest_number
     }
 
+    /// Bytes written to the open manifest (`None` when none is open).
+    pub fn manifest_len(&self) -> Option<u64> {
+        self.manifest.as_ref().map(LogWriter::len)
+    }
+
+    /// Fsyncs the manifest, when one is open (at close: its last sync mark).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error.
+    pub fn sync_manifest(&mut self) -> Result<()> {
+        match self.manifest.as_mut() {
+            Some(w) => w.sync(),
+            None => Ok(()),
+        }
+    }
+
     /// Takes a new file number.
     pub fn new_file_number(&mut self) -> u64 {
         let n = self.next_file_number;
@@ -484,7 +506,7 @@ impl VersionSet {
         )?;
         let snap = self.snapshot_edit().encode();
         w.add_record(RecordType::ManifestEdit, &snap)?;
-        w.sync()?; // the file and its directory entry
+        w.sync_and_mark()?; // the file and its directory entry
         let fs = &self.fs;
         let line_len = install_current(&**fs, &self.dir, number)?;
         self.bytes_written += w.len() + line_len;
@@ -571,7 +593,8 @@ impl VersionSet {
             .ok_or_else(|| Error::invalid("no manifest is open"))?;
         let before = w.len();
         w.add_record(RecordType::ManifestEdit, &enc)?;
-        w.sync()?;
+        // The mark after the edit makes damage to it corruption, never a torn tail.
+        w.sync_and_mark()?;
         self.bytes_written += w.len() - before;
         if let Some(l) = log_number {
             self.log_number = l;

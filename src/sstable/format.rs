@@ -28,6 +28,7 @@ use crate::coding::{get_varint64, put_varint64, Reader};
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::options::Compression;
+use crate::testing::crc_differs;
 
 /// Bytes after each block's payload: compression tag and CRC.
 pub const BLOCK_TRAILER_BYTES: usize = 5;
@@ -131,7 +132,7 @@ impl Footer {
         if magic != TABLE_MAGIC {
             return Err(bad("bad table magic (not a table, or a damaged footer)"));
         }
-        if crc != crc32c::crc32c(&data[..52]) {
+        if crc_differs(crc, crc32c::crc32c(&data[..52])) {
             return Err(bad("footer checksum mismatch"));
         }
         if version != TABLE_FORMAT_VERSION {
@@ -225,7 +226,7 @@ pub fn read_block(
     if verify {
         let stored = u32::from_le_bytes([buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4]]);
         let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[..n]), &[tag]);
-        if stored != crc {
+        if crc_differs(stored, crc) {
             return Err(Error::corruption(path, h.offset, "block checksum mismatch"));
         }
     }

@@ -2,10 +2,11 @@
 //!
 //! A value-log file uses the record framing of `wal/format.rs`: every record has a
 //! CRC32C over its header and one over its payload, and the file starts with a header
-//! record (magic, format version 1, file kind 3 = value log, the file's number).
+//! record (magic, format version 2, file kind 3 = value log, the file's number), and sync
+//! marks (type 4) between value records tell damage from a torn tail (see there).
 //!
 //! ```text
-//! file    = header_record value_record*
+//! file    = header_record (sync_mark | value_record)*
 //! value_record = record of type 3 (VlogValue) whose payload is
 //!           compression: u8          frozen tags of sstable/format.rs:
 //!                                    0 none, 1 Snappy, 2 LZ4, 3 Zstd
@@ -32,6 +33,7 @@ use crate::coding::{put_varint64, Reader};
 use crate::error::{Error, Result};
 use crate::options::Compression;
 use crate::sstable::format::{compress_block, decompress};
+use crate::testing::crc_differs;
 use crate::wal::format::{frame_record, RecordType, RECORD_HEADER_BYTES};
 
 /// Where a separated value lives.
@@ -133,7 +135,7 @@ pub fn check_framed(path: &Path, offset: u64, rec: &Bytes) -> Result<Bytes> {
         return Err(bad("value record shorter than its header"));
     }
     let header_crc = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-    if crc32c::crc32c(&rec[4..RECORD_HEADER_BYTES]) != header_crc {
+    if crc_differs(header_crc, crc32c::crc32c(&rec[4..RECORD_HEADER_BYTES])) {
         return Err(bad("value record header checksum mismatch"));
     }
     let length = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]) as usize;
@@ -144,7 +146,7 @@ pub fn check_framed(path: &Path, offset: u64, rec: &Bytes) -> Result<Bytes> {
         return Err(bad("not a value record"));
     }
     let payload_crc = u32::from_le_bytes([rec[9], rec[10], rec[11], rec[12]]);
-    if crc32c::crc32c(&rec[RECORD_HEADER_BYTES..]) != payload_crc {
+    if crc_differs(payload_crc, crc32c::crc32c(&rec[RECORD_HEADER_BYTES..])) {
         return Err(bad("value record payload checksum mismatch"));
     }
     Ok(rec.slice(RECORD_HEADER_BYTES..))

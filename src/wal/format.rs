@@ -1,4 +1,4 @@
-//! Record framing for log files (the WAL and the MANIFEST).
+//! Record framing for log files (the WAL, the MANIFEST and value-log files).
 //!
 //! ```text
 //! file    = header_record record*
@@ -7,14 +7,17 @@
 //!           header_crc  = CRC32C(bytes 4..13: length, type, payload_crc)
 //! header_record (type 0) payload, 21 bytes:
 //!           magic: u64 LE = 0x4C_4F_47_4B_56_53_54_53 ("STSVKGOL" as bytes, "STSVK" log)
-//!           format_version: u32 LE = 1
+//!           format_version: u32 LE = 2 (1: the same without sync marks; still read)
 //!           file_kind: u8 (1 = WAL, 2 = MANIFEST, 3 = value log)
 //!           file_number: u64 LE (must match the file's name)
 //! ```
 //!
 //! Record types are frozen, never renumber: 0 = file header, 1 = WAL write batch
 //! (payload: the batch encoding of `batch.rs`), 2 = manifest version edit (payload:
-//! `manifest/edit.rs`), 3 = value-log value (payload: `vlog/format.rs`).
+//! `manifest/edit.rs`), 3 = value-log value (payload: `vlog/format.rs`), 4 = sync mark
+//! (payload: u64 LE, a length of this file known to be durable when the mark was framed;
+//! version 2). The writer puts a sync mark before the first record it appends after an
+//! fsync, and one at a clean close; readers consume marks and hand out only the others.
 //!
 //! Worked example: a WAL record holding a batch with one put of key `k`, value `v`,
 //! sequence 7: payload = `07 00 00 00 00 00 00 00 | 01 00 00 00 | 01 01 6b 01 76` (17 bytes),
@@ -24,15 +27,23 @@
 //! The header has its own checksum so that a damaged length is never mistaken for a torn
 //! tail. Torn tails (RELIABILITY rule 2): in the newest file only, an incomplete last record
 //! (a header cut short, or a header that checks out but whose payload runs past the end of
-//! the file) or a zeroed region running to the end of the file is a torn tail: dropped, counted, and never appended after (the
-//! engine starts a new file). Anything else that fails a check is corruption.
+//! the file), a zeroed region running to the end of the file, or a record failing a
+//! checksum where no intact sync mark after it claims its bytes were durable (the
+//! unsynced last writes, garbled by the power loss) is a torn tail: dropped from there on,
+//! counted, and never appended after (the engine starts a new file). Anything else that
+//! fails a check is corruption: in particular damage to bytes that a later sync mark
+//! declares durable.
 
 /// Bytes of a record header: header crc, length, type, payload crc.
 pub const RECORD_HEADER_BYTES: usize = 13;
 /// Log file magic number.
 pub const LOG_MAGIC: u64 = 0x4C4F_474B_5653_5453;
-/// Version of this framing format.
-pub const LOG_FORMAT_VERSION: u32 = 1;
+/// Version of this framing format written now.
+pub const LOG_FORMAT_VERSION: u32 = 2;
+/// The oldest version still read (version 1 has no sync marks).
+pub const LOG_FORMAT_VERSION_MIN: u32 = 1;
+/// Bytes of a sync mark's payload.
+pub const SYNC_MARK_PAYLOAD_BYTES: usize = 8;
 /// Bytes of the header record's payload.
 pub const FILE_HEADER_PAYLOAD_BYTES: usize = 21;
 
@@ -48,6 +59,8 @@ pub enum RecordType {
     ManifestEdit = 2,
     /// A value in a value-log file.
     VlogValue = 3,
+    /// How much of the file was durable when the record was framed (format version 2).
+    SyncMark = 4,
 }
 
 impl RecordType {
@@ -58,6 +71,7 @@ impl RecordType {
             1 => Some(RecordType::WalBatch),
             2 => Some(RecordType::ManifestEdit),
             3 => Some(RecordType::VlogValue),
+            4 => Some(RecordType::SyncMark),
             _ => None,
         }
     }

@@ -5,4 +5,4 @@ pub mod reader;
 pub mod writer;
 
 pub use reader::{read_log, LogContents, LogRecord};
-pub use writer::LogWriter;
+pub use writer::{LogWriter, SyncPoint};

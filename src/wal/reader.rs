@@ -5,10 +5,11 @@ use std::path::Path;
 use bytes::Bytes;
 
 use super::format::{
-    LogKind, RecordType, FILE_HEADER_PAYLOAD_BYTES, LOG_FORMAT_VERSION, LOG_MAGIC,
-    RECORD_HEADER_BYTES,
+    LogKind, RecordType, FILE_HEADER_PAYLOAD_BYTES, LOG_FORMAT_VERSION, LOG_FORMAT_VERSION_MIN,
+    LOG_MAGIC, RECORD_HEADER_BYTES, SYNC_MARK_PAYLOAD_BYTES,
 };
 use crate::error::{Error, Result};
+use crate::testing::crc_differs;
 
 /// One record read back.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct LogContents {
     pub torn_tail_bytes: u64,
     /// Offset where the torn tail begins (the end of the last good record).
     pub valid_len: u64,
+    /// The largest durable length named by a sync mark read (0 when none).
+    pub synced_mark: u64,
 }
 
 /// Parses a whole log file.
@@ -52,6 +55,7 @@ pub fn read_log(
     let mut pos = 0usize;
     let len = data.len();
     let mut first = true;
+    let mut version = LOG_FORMAT_VERSION;
     while pos < len {
         let rest = &data[pos..];
         let torn = |why: &str| -> Result<()> {
@@ -66,16 +70,22 @@ pub fn read_log(
             break;
         }
         let header_crc = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-        if crc32c::crc32c(&rest[4..RECORD_HEADER_BYTES]) != header_crc {
+        // A record failing its checksum is an unsynced write garbled by a power loss only
+        // when nothing intact after it says its bytes were durable (RELIABILITY rule 2).
+        let damaged = |why: &str| -> Result<()> {
+            if declared_durable(&data, pos, version) {
+                Err(Error::corruption(path, pos as u64, why))
+            } else {
+                torn(why)
+            }
+        };
+        if crc_differs(header_crc, crc32c::crc32c(&rest[4..RECORD_HEADER_BYTES])) {
             if rest.iter().all(|&b| b == 0) {
                 torn("zeroed tail")?;
-                break;
+            } else {
+                damaged("record header checksum mismatch")?;
             }
-            return Err(Error::corruption(
-                path,
-                pos as u64,
-                "record header checksum mismatch",
-            ));
+            break;
         }
         let length = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
         let payload_crc = u32::from_le_bytes([rest[9], rest[10], rest[11], rest[12]]);
@@ -84,20 +94,22 @@ pub fn read_log(
             torn("last record runs past the end of the file")?;
             break;
         }
-        if crc32c::crc32c(&rest[RECORD_HEADER_BYTES..end]) != payload_crc {
-            return Err(Error::corruption(
-                path,
-                pos as u64,
-                "record payload checksum mismatch",
-            ));
+        if crc_differs(payload_crc, crc32c::crc32c(&rest[RECORD_HEADER_BYTES..end])) {
+            damaged("record payload checksum mismatch")?;
+            break;
         }
         let ty = RecordType::from_tag(rest[8]).ok_or_else(|| {
             Error::corruption(path, pos as u64, format!("unknown record type {}", rest[8]))
         })?;
         let payload = data.slice(pos + RECORD_HEADER_BYTES..pos + end);
         if first {
-            check_header(path, ty, &payload, kind, number)?;
+            version = check_header(path, ty, &payload, kind, number)?;
             first = false;
+        } else if ty == RecordType::SyncMark {
+            let mark = sync_mark(&payload)
+                .filter(|&m| m <= pos as u64 && version >= 2)
+                .ok_or_else(|| Error::corruption(path, pos as u64, "malformed sync mark"))?;
+            out.synced_mark = out.synced_mark.max(mark);
         } else {
             if ty == RecordType::FileHeader {
                 return Err(Error::corruption(path, pos as u64, "second file header"));
@@ -122,7 +134,53 @@ pub fn read_log(
     Ok(out)
 }
 
-fn check_header(path: &Path, ty: RecordType, p: &[u8], kind: LogKind, number: u64) -> Result<()> {
+/// The payload of a sync mark: the durable length it names.
+fn sync_mark(payload: &[u8]) -> Option<u64> {
+    let b: [u8; SYNC_MARK_PAYLOAD_BYTES] = payload.try_into().ok()?;
+    Some(u64::from_le_bytes(b))
+}
+
+/// The type and payload of an intact record (both checksums good) at `at`, if one is there.
+fn intact_record_at(data: &[u8], at: usize) -> Option<(u8, &[u8])> {
+    let h = data.get(at..at.checked_add(RECORD_HEADER_BYTES)?)?;
+    let header_crc = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
+    if header_crc != crc32c::crc32c(&h[4..]) {
+        return None;
+    }
+    let length = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
+    let payload_crc = u32::from_le_bytes([h[9], h[10], h[11], h[12]]);
+    let start = at + RECORD_HEADER_BYTES;
+    let p = data.get(start..start.checked_add(length)?)?;
+    (crc32c::crc32c(p) == payload_crc).then_some((h[8], p))
+}
+
+/// Whether the bytes at `damage` are known to have been durable: an intact sync mark after
+/// them names a durable length past them (format version 2). Version 1 files have no
+/// marks; there, any intact record after the damage counts (it was written later). The
+/// search goes byte by byte until it finds an intact record, then record by record.
+fn declared_durable(data: &[u8], damage: usize, version: u32) -> bool {
+    let mut at = damage + 1;
+    while at + RECORD_HEADER_BYTES <= data.len() {
+        match intact_record_at(data, at) {
+            Some((ty, payload)) => {
+                if version < 2 {
+                    return true;
+                }
+                if ty == RecordType::SyncMark as u8
+                    && sync_mark(payload).is_some_and(|m| m > damage as u64)
+                {
+                    return true;
+                }
+                at += RECORD_HEADER_BYTES + payload.len();
+            }
+            None => at += 1,
+        }
+    }
+    false
+}
+
+/// Checks the file header record; returns the file's format version.
+fn check_header(path: &Path, ty: RecordType, p: &[u8], kind: LogKind, number: u64) -> Result<u32> {
     let bad = |why: &str| Err(Error::corruption(path, 0, why));
     if ty != RecordType::FileHeader || p.len() != FILE_HEADER_PAYLOAD_BYTES {
         return bad("missing file header");
@@ -133,7 +191,7 @@ fn check_header(path: &Path, ty: RecordType, p: &[u8], kind: LogKind, number: u6
     if magic != LOG_MAGIC {
         return bad("bad log magic");
     }
-    if version != LOG_FORMAT_VERSION {
+    if !(LOG_FORMAT_VERSION_MIN..=LOG_FORMAT_VERSION).contains(&version) {
         return Err(Error::corruption(
             path,
             0,
@@ -146,7 +204,7 @@ fn check_header(path: &Path, ty: RecordType, p: &[u8], kind: LogKind, number: u6
     if num != number {
         return bad("file number in header does not match the file name");
     }
-    Ok(())
+    Ok(version)
 }
 
 #[cfg(test)]
@@ -196,21 +254,80 @@ mod tests {
         }
     }
 
+    /// Writes "one", syncs, then writes "two" (after a sync mark) and "three", unsynced.
+    fn write_synced_then_not(fs: &MemFs) -> (Bytes, usize) {
+        let dir = Path::new("/d");
+        fs.create_dir_all(dir).unwrap();
+        let p = dir.join("000001.wal");
+        let mut w =
+            LogWriter::create(Arc::new(fs.clone()), dir, p.clone(), LogKind::Wal, 1).unwrap();
+        w.add_record(RecordType::WalBatch, b"one").unwrap();
+        w.sync().unwrap();
+        let synced = w.len() as usize;
+        w.add_record(RecordType::WalBatch, b"two").unwrap();
+        w.add_record(RecordType::WalBatch, b"three").unwrap();
+        (fs.read_file(&p).unwrap(), synced)
+    }
+
     #[test]
-    fn zeroed_tail_is_torn_but_flipped_bit_is_corruption() {
-        let data = write(&MemFs::new(), &[b"one", b"two"]);
-        let mut z = data.to_vec();
-        z.extend_from_slice(&[0u8; 100]);
-        let c = read(Bytes::from(z), true).unwrap();
-        assert_eq!((c.records.len(), c.torn_tail_bytes), (2, 100));
+    fn damage_to_durable_bytes_is_corruption_but_garbled_unsynced_writes_are_torn() {
+        let (data, synced) = write_synced_then_not(&MemFs::new());
+        let c = read(data.clone(), true).unwrap();
+        assert_eq!(c.records.len(), 3);
+        assert_eq!(c.synced_mark, synced as u64);
         for i in 0..data.len() {
             let mut f = data.to_vec();
             f[i] ^= 0x01;
-            let r = read(Bytes::from(f), true);
-            match r {
-                Err(e) => assert!(e.is_corruption(), "byte {i}: {e}"),
-                Ok(_) => panic!("flipped bit at byte {i} went unnoticed"),
+            match read(Bytes::from(f), true) {
+                // Durable bytes, named by the mark after them: damage.
+                Err(e) if i < synced => assert!(e.is_corruption(), "byte {i}: {e}"),
+                Ok(_) if i < synced => panic!("flipped bit at durable byte {i} went unnoticed"),
+                // Unsynced: dropped from the garbled record on, a prefix kept.
+                Ok(c) => {
+                    assert!(
+                        c.valid_len <= i as u64 && c.valid_len >= synced as u64,
+                        "{i}"
+                    );
+                    assert_eq!(c.valid_len + c.torn_tail_bytes, data.len() as u64);
+                }
+                Err(e) => panic!("unsynced byte {i}: {e}"),
             }
         }
+        let mut z = data.to_vec();
+        z.extend_from_slice(&[0u8; 100]);
+        let c = read(Bytes::from(z), true).unwrap();
+        assert_eq!((c.records.len(), c.torn_tail_bytes), (3, 100));
+    }
+
+    #[test]
+    fn a_sealed_file_reports_damage_anywhere() {
+        let fs = MemFs::new();
+        let dir = Path::new("/d");
+        fs.create_dir_all(dir).unwrap();
+        let p = dir.join("000001.wal");
+        let mut w =
+            LogWriter::create(Arc::new(fs.clone()), dir, p.clone(), LogKind::Wal, 1).unwrap();
+        w.add_record(RecordType::WalBatch, b"one").unwrap();
+        w.add_record(RecordType::WalBatch, b"two").unwrap();
+        w.seal().unwrap();
+        let data = fs.read_file(&p).unwrap();
+        let mark_at = data.len() - RECORD_HEADER_BYTES - SYNC_MARK_PAYLOAD_BYTES;
+        for i in 0..mark_at {
+            let mut f = data.to_vec();
+            f[i] ^= 0x40;
+            assert!(
+                read(Bytes::from(f), true).unwrap_err().is_corruption(),
+                "{i}"
+            );
+        }
+    }
+
+    #[test]
+    fn garbled_last_record_is_corruption_in_an_older_file() {
+        let data = write(&MemFs::new(), &[b"one", b"two"]);
+        let mut f = data.to_vec();
+        let n = f.len();
+        f[n - 1] ^= 0x10;
+        assert!(read(Bytes::from(f), false).unwrap_err().is_corruption());
     }
 }

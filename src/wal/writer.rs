@@ -1,9 +1,13 @@
 //! Appends framed records to a log file.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::format::{file_header_payload, record_header_parts, LogKind, RecordType};
+use super::format::{
+    file_header_payload, frame_record, record_header_parts, LogKind, RecordType,
+    RECORD_HEADER_BYTES, SYNC_MARK_PAYLOAD_BYTES,
+};
 use crate::error::{Error, Result};
 use crate::fs::{FileSync, FileSystem, WritableFile};
 
@@ -18,6 +22,31 @@ pub struct LogWriter {
     unsynced: bool,
     /// The file's sync handle, made once (on the OS a duplicated descriptor).
     handle: Option<std::sync::Arc<dyn FileSync>>,
+    /// Bytes of the file known durable (raised by syncs, also those through a handle).
+    synced: Arc<AtomicU64>,
+    /// The durable length named by the last sync mark written.
+    marked: u64,
+}
+
+/// An fsync of a log file that runs without holding its writer: it covers the bytes
+/// written when it was taken, and tells the writer once they are durable.
+pub struct SyncPoint {
+    handle: Arc<dyn FileSync>,
+    len: u64,
+    synced: Arc<AtomicU64>,
+}
+
+impl SyncPoint {
+    /// Fsyncs the file.
+    ///
+    /// # Errors
+    ///
+    /// The fsync's error; it is never retried (RELIABILITY rule 4).
+    pub fn sync(&self) -> std::io::Result<()> {
+        self.handle.sync()?;
+        self.synced.fetch_max(self.len, Ordering::Release);
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for LogWriter {
@@ -53,6 +82,8 @@ impl LogWriter {
             dir_synced: false,
             unsynced: false,
             handle: None,
+            synced: Arc::new(AtomicU64::new(0)),
+            marked: 0,
         };
         w.add_record(RecordType::FileHeader, &file_header_payload(kind, number))?;
         Ok(w)
@@ -75,9 +106,21 @@ impl LogWriter {
     ///
     /// An I/O error; the caller must stop writing (fail-stop).
     pub fn add_record_parts(&mut self, ty: RecordType, parts: &[&[u8]]) -> Result<()> {
+        let mut mark = [0u8; RECORD_HEADER_BYTES + SYNC_MARK_PAYLOAD_BYTES];
+        let mark = match self.take_sync_mark() {
+            Some(m) => {
+                let p = m.to_le_bytes();
+                mark[..RECORD_HEADER_BYTES]
+                    .copy_from_slice(&record_header_parts(RecordType::SyncMark, &[&p]));
+                mark[RECORD_HEADER_BYTES..].copy_from_slice(&p);
+                &mark[..]
+            }
+            None => &[][..],
+        };
         let h = record_header_parts(ty, parts);
         self.unsynced = true;
-        let mut r = self.file.append(&h);
+        let mut r = self.file.append(mark);
+        r = r.and_then(|()| self.file.append(&h));
         for p in parts {
             r = r.and_then(|()| self.file.append(p));
         }
@@ -91,12 +134,58 @@ impl LogWriter {
     /// # Errors
     ///
     /// An I/O error; the caller must stop writing (fail-stop).
+    ///
+    /// Whoever frames the records must call [`LogWriter::frame_sync_mark`] first, at the
+    /// start of the buffer, so that offsets computed into it stay right.
     pub fn append_framed(&mut self, framed: &[u8]) -> Result<()> {
         self.unsynced = true;
         self.file
             .append(framed)
             .and_then(|()| self.file.flush())
             .map_err(|e| Error::io("writing", &self.path, e))
+    }
+
+    /// The durable length to name in a sync mark before the next record, when syncs have
+    /// raised it since the last mark.
+    fn take_sync_mark(&mut self) -> Option<u64> {
+        let s = self.synced.load(Ordering::Acquire);
+        (s > self.marked).then(|| {
+            self.marked = s;
+            s
+        })
+    }
+
+    /// Frames a sync mark into `out` when one is due (see [`LogWriter::append_framed`]).
+    pub fn frame_sync_mark(&mut self, out: &mut Vec<u8>) {
+        if let Some(m) = self.take_sync_mark() {
+            frame_record(out, RecordType::SyncMark, &[&m.to_le_bytes()]);
+        }
+    }
+
+    /// Syncs, then appends a sync mark naming everything before it (handed to the OS, not
+    /// synced), so that damage to the records just synced is never taken for a torn tail.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; it is never retried.
+    pub fn sync_and_mark(&mut self) -> Result<()> {
+        self.sync()?;
+        if let Some(m) = self.take_sync_mark() {
+            let mut rec = Vec::with_capacity(RECORD_HEADER_BYTES + SYNC_MARK_PAYLOAD_BYTES);
+            frame_record(&mut rec, RecordType::SyncMark, &[&m.to_le_bytes()]);
+            self.append_framed(&rec)?;
+        }
+        Ok(())
+    }
+
+    /// [`LogWriter::sync_and_mark`], then syncs the mark too (at a clean close).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; it is never retried.
+    pub fn seal(&mut self) -> Result<()> {
+        self.sync_and_mark()?;
+        self.sync()
     }
 
     /// Makes every record durable, and the file's directory entry on the first call.
@@ -117,20 +206,25 @@ impl LogWriter {
                 .map_err(|e| Error::io("syncing directory", &self.dir, e))?;
             self.dir_synced = true;
         }
+        self.synced.fetch_max(self.file.len(), Ordering::Release);
         Ok(())
     }
 
-    /// A handle to fsync the file without holding the writer, or `None` when the file
-    /// offers none or its directory entry is not durable yet: then call [`LogWriter::sync`]
+    /// An fsync to run without holding the writer, or `None` when the file offers no
+    /// handle or its directory entry is not durable yet: then call [`LogWriter::sync`]
     /// (nothing is synced here, so the caller controls the order of fsyncs).
-    pub fn sync_handle(&mut self) -> Option<std::sync::Arc<dyn FileSync>> {
+    pub fn sync_point(&mut self) -> Option<SyncPoint> {
         if !self.dir_synced {
             return None;
         }
         if self.handle.is_none() {
             self.handle = self.file.sync_handle();
         }
-        self.handle.clone()
+        Some(SyncPoint {
+            handle: self.handle.clone()?,
+            len: self.file.len(),
+            synced: self.synced.clone(),
+        })
     }
 
     /// Bytes written to the file so far.
