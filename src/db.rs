@@ -48,8 +48,8 @@ impl DbInner {
         for t in lock(&self.threads).drain(..) {
             let _ = t.join();
         }
-        // No background work is left to append to the manifest: make its last mark durable.
-        let r = r.and(self.engine.sync_manifest());
+        // No background work is left to append to the manifest.
+        let r = r.and_then(|()| self.engine.close_manifest());
         lock(&self.lock).take();
         r
     }

@@ -112,6 +112,8 @@ pub(crate) struct Engine {
     pub visible_seq: AtomicU64,
     /// Set once by the first write-path failure; writes are refused afterwards.
     pub poison: OnceLock<String>,
+    /// The WAL segment a clean shutdown sealed, and its length, for the manifest.
+    pub sealed_wal: Mutex<Option<(u64, u64)>>,
     pub closed: AtomicBool,
     pub counters: Counters,
     pub recovery: RecoveryStats,
@@ -352,9 +354,11 @@ impl Engine {
         }
     }
 
-    /// Fsyncs the manifest (its last sync mark, after background work has stopped).
-    pub fn sync_manifest(&self) -> Result<()> {
-        lock(&self.state).versions.sync_manifest()
+    /// Records the WAL segment sealed by [`Engine::shutdown`] in the manifest and fsyncs
+    /// it; call once background work has stopped.
+    pub fn close_manifest(&self) -> Result<()> {
+        let sealed = lock(&self.sealed_wal).take();
+        lock(&self.state).versions.close_manifest(sealed)
     }
 
     /// Stops background work and makes the log durable. Idempotent.
@@ -373,7 +377,9 @@ impl Engine {
         let mut wal = lock(&self.wal);
         let r = match (wal.as_mut(), self.poison.get()) {
             // Sync marks at the ends tell any later damage from a torn tail.
-            (Some(w), None) => self.seal_vlog().and_then(|()| w.seal()),
+            (Some(w), None) => self.seal_vlog().and_then(|()| w.seal()).map(|()| {
+                *lock(&self.sealed_wal) = Some((w.number(), w.len()));
+            }),
             _ => Ok(()),
         };
         *wal = None;

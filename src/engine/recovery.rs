@@ -156,12 +156,34 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         .iter()
         .map(|(&n, m)| (n, m.sealed_len.unwrap_or(0)))
         .collect();
+    // The segment the last clean close sealed must be there, whole.
+    let sealed = versions
+        .wal_sealed
+        .filter(|&(n, _)| n >= versions.log_number);
+    if let Some((n, _)) = sealed.filter(|(n, _)| !wals.contains(n)) {
+        return Err(Error::corruption(
+            wal_path(dir, n),
+            0,
+            "the WAL segment sealed at the last clean close is missing",
+        ));
+    }
     'segments: for (i, &n) in wals.iter().enumerate() {
         let path = wal_path(dir, n);
         let data = fs
             .read_file(&path)
             .map_err(|e| Error::io("reading", &path, e))?;
-        let newest = i + 1 == wals.len();
+        let sealed_len = sealed.and_then(|(s, len)| (s == n).then_some(len));
+        if let Some(len) = sealed_len.filter(|&len| len != data.len() as u64) {
+            return Err(Error::corruption(
+                &path,
+                len.min(data.len() as u64),
+                format!(
+                    "WAL segment is {} bytes, sealed at {len} at the last clean close",
+                    data.len()
+                ),
+            ));
+        }
+        let newest = i + 1 == wals.len() && sealed_len.is_none();
         let log = read_log(&path, data, LogKind::Wal, n, newest)?;
         rec.wal_files += 1;
         rec.torn_tail_bytes += log.torn_tail_bytes;
@@ -296,6 +318,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         last_seq: AtomicU64::new(last_seq),
         visible_seq: AtomicU64::new(last_seq),
         poison: OnceLock::new(),
+        sealed_wal: Mutex::new(None),
         closed: AtomicBool::new(false),
         counters: Counters::default(),
         recovery: rec,

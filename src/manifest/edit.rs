@@ -20,6 +20,9 @@
 //!                                       sequence numbers up to this one; the file is
 //!                                       deleted once no reader is older than that
 //!  10 vlog_deleted: number varint
+//!  11 wal_sealed: number varint | length varint
+//!                                       a clean close sealed this WAL segment at this
+//!                                       length; recovery requires it present and whole
 //! ```
 //! A manifest starts with one edit that describes the whole state (a snapshot); each later
 //! edit changes it. An unknown tag is corruption: the manifest cannot be understood safely.
@@ -89,6 +92,8 @@ pub struct VersionEdit {
     pub vlog_collected: Vec<(u64, u64)>,
     /// Value-log files deleted.
     pub vlog_deleted: Vec<u64>,
+    /// A WAL segment closed cleanly: (number, length). Recovery then requires it whole.
+    pub wal_sealed: Option<(u64, u64)>,
 }
 
 mod tag {
@@ -102,6 +107,7 @@ mod tag {
     pub const VLOG_DISCARD: u64 = 8;
     pub const VLOG_COLLECTED: u64 = 9;
     pub const VLOG_DELETED: u64 = 10;
+    pub const WAL_SEALED: u64 = 11;
 }
 
 impl VersionEdit {
@@ -156,6 +162,11 @@ impl VersionEdit {
         for n in &self.vlog_deleted {
             put_varint64(&mut out, tag::VLOG_DELETED);
             put_varint64(&mut out, *n);
+        }
+        if let Some((n, len)) = self.wal_sealed {
+            put_varint64(&mut out, tag::WAL_SEALED);
+            put_varint64(&mut out, n);
+            put_varint64(&mut out, len);
         }
         out
     }
@@ -214,6 +225,12 @@ impl VersionEdit {
                         _ => e.vlog_collected.push(pair),
                     }
                 }
+                tag::WAL_SEALED => {
+                    e.wal_sealed = Some((
+                        r.varint64().ok_or_else(short)?,
+                        r.varint64().ok_or_else(short)?,
+                    ));
+                }
                 t => return Err(format!("unknown edit tag {t}")),
             }
         }
@@ -248,6 +265,7 @@ mod tests {
             vlog_discard: vec![(11, 100), (10, 7)],
             vlog_collected: vec![(9, 900)],
             vlog_deleted: vec![8],
+            wal_sealed: Some((12, 4096)),
         };
         assert_eq!(VersionEdit::decode(&e.encode()).unwrap(), e);
         let enc = e.encode();

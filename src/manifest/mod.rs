@@ -50,6 +50,8 @@ pub struct VersionSet {
     pub vlog_torn_tail_bytes: u64,
     /// Bytes of torn tail found at the end of the manifest.
     pub manifest_torn_tail_bytes: u64,
+    /// The WAL segment the last clean close sealed, and its length (from recovery).
+    pub wal_sealed: Option<(u64, u64)>,
 }
 
 /// What the manifest records of one value-log file.
@@ -188,6 +190,7 @@ impl VersionSet {
             vlog: BTreeMap::new(),
             vlog_torn_tail_bytes: 0,
             manifest_torn_tail_bytes: 0,
+            wal_sealed: None,
         }
     }
 
@@ -251,6 +254,9 @@ impl VersionSet {
             }
             if let Some(v) = e.last_sequence {
                 vs.last_sequence = v;
+            }
+            if e.wal_sealed.is_some() {
+                vs.wal_sealed = e.wal_sealed;
             }
             vs.apply_vlog_meta(&e);
             for (_, n) in &e.deleted_files {
@@ -439,16 +445,28 @@ impl VersionSet {
         self.manifest.as_ref().map(LogWriter::len)
     }
 
-    /// Fsyncs the manifest, when one is open (at close: its last sync mark).
+    /// At a clean close: records that WAL segment `number` ends, sealed, at `len` bytes
+    /// (so that recovery finds it truncated or missing), or, with `None`, only fsyncs the
+    /// manifest's last sync mark.
     ///
     /// # Errors
     ///
     /// An I/O error.
-    pub fn sync_manifest(&mut self) -> Result<()> {
-        match self.manifest.as_mut() {
-            Some(w) => w.sync(),
-            None => Ok(()),
+    pub fn close_manifest(&mut self, sealed_wal: Option<(u64, u64)>) -> Result<()> {
+        let Some(w) = self.manifest.as_mut() else {
+            return Ok(());
+        };
+        if sealed_wal.is_some() {
+            let edit = VersionEdit {
+                wal_sealed: sealed_wal,
+                ..VersionEdit::default()
+            };
+            let before = w.len();
+            w.add_record(RecordType::ManifestEdit, &edit.encode())?;
+            w.sync_and_mark()?;
+            self.bytes_written += w.len() - before;
         }
+        w.sync()
     }
 
     /// Takes a new file number.
@@ -585,6 +603,7 @@ impl VersionSet {
             vlog_discard: vc.discard.clone(),
             vlog_collected: vc.collected.clone(),
             vlog_deleted: vc.deleted.clone(),
+            wal_sealed: None,
         };
         let enc = edit.encode();
         let w = self
