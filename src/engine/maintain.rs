@@ -244,7 +244,7 @@ impl Engine {
                 .map_err(|e| Error::io("writing", &to, e))?;
         }
         drop(st);
-        crate::manifest::install_current(fs, dest, manifest_number)?;
+        crate::manifest::install_current(fs, dest, manifest_number, None)?;
         Ok(())
     }
 }

@@ -112,8 +112,8 @@ pub(crate) struct Engine {
     pub visible_seq: AtomicU64,
     /// Set once by the first write-path failure; writes are refused afterwards.
     pub poison: OnceLock<String>,
-    /// The WAL segment a clean shutdown sealed, and its length, for the manifest.
-    pub sealed_wal: Mutex<Option<(u64, u64)>>,
+    /// The logs a clean shutdown sealed, for the manifest.
+    pub sealed_logs: Mutex<crate::manifest::ClosedLogs>,
     pub closed: AtomicBool,
     pub counters: Counters,
     pub recovery: RecoveryStats,
@@ -356,9 +356,14 @@ impl Engine {
 
     /// Records the WAL segment sealed by [`Engine::shutdown`] in the manifest and fsyncs
     /// it; call once background work has stopped.
+    /// After a failure stopped the write path nothing is recorded: the logs may end in a
+    /// torn record, and recovery must treat them as after a crash.
     pub fn close_manifest(&self) -> Result<()> {
-        let sealed = lock(&self.sealed_wal).take();
-        lock(&self.state).versions.close_manifest(sealed)
+        if self.poison.get().is_some() {
+            return Ok(());
+        }
+        let sealed = std::mem::take(&mut *lock(&self.sealed_logs));
+        lock(&self.state).versions.close_manifest(&sealed)
     }
 
     /// Stops background work and makes the log durable. Idempotent.
@@ -377,8 +382,13 @@ impl Engine {
         let mut wal = lock(&self.wal);
         let r = match (wal.as_mut(), self.poison.get()) {
             // Sync marks at the ends tell any later damage from a torn tail.
-            (Some(w), None) => self.seal_vlog().and_then(|()| w.seal()).map(|()| {
-                *lock(&self.sealed_wal) = Some((w.number(), w.len()));
+            (Some(w), None) => self.seal_vlog().and_then(|vlog| {
+                w.seal()?;
+                *lock(&self.sealed_logs) = crate::manifest::ClosedLogs {
+                    wal: Some((w.number(), w.len())),
+                    vlog,
+                };
+                Ok(())
             }),
             _ => Ok(()),
         };

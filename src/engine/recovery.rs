@@ -318,7 +318,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         last_seq: AtomicU64::new(last_seq),
         visible_seq: AtomicU64::new(last_seq),
         poison: OnceLock::new(),
-        sealed_wal: Mutex::new(None),
+        sealed_logs: Mutex::new(Default::default()),
         closed: AtomicBool::new(false),
         counters: Counters::default(),
         recovery: rec,

@@ -199,11 +199,15 @@ impl Engine {
         Ok(())
     }
 
-    /// Syncs the active value-log file and ends it with a sync mark (at close).
-    pub(crate) fn seal_vlog(&self) -> Result<()> {
+    /// Syncs the active value-log file and ends it with a sync mark (at close); returns
+    /// its number and length for the manifest.
+    pub(crate) fn seal_vlog(&self) -> Result<Option<(u64, u64)>> {
         match lock(&self.vlog).as_mut() {
-            Some(w) => w.log.seal(),
-            None => Ok(()),
+            Some(w) => {
+                w.log.seal()?;
+                Ok(Some((w.number, w.log.len())))
+            }
+            None => Ok(None),
         }
     }
 

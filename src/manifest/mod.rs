@@ -91,6 +91,16 @@ pub fn apply_vlog_edit(files: &mut BTreeMap<u64, VlogMeta>, e: &VersionEdit) {
     }
 }
 
+/// The logs a clean close sealed: (number, length) of the WAL segment and of the active
+/// value-log file.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ClosedLogs {
+    /// The WAL segment.
+    pub wal: Option<(u64, u64)>,
+    /// The active value-log file.
+    pub vlog: Option<(u64, u64)>,
+}
+
 /// Value-log changes made together with a version edit.
 #[derive(Debug, Default)]
 pub struct VlogChange {
@@ -116,23 +126,34 @@ impl std::fmt::Debug for VersionSet {
     }
 }
 
-fn current_line(number: u64) -> String {
-    let name = manifest_name(number);
+/// `MANIFEST-<number> <crc>\n`, or at a clean close `MANIFEST-<number>@<length> <crc>\n`
+/// (the manifest is complete at that length); `crc` is the CRC32C of what precedes the space.
+fn current_line(number: u64, closed_len: Option<u64>) -> String {
+    let mut name = manifest_name(number);
+    if let Some(len) = closed_len {
+        name = format!("{name}@{len}");
+    }
     format!("{name} {:08x}\n", crc32c::crc32c(name.as_bytes()))
 }
 
 /// Points `<dir>/CURRENT` at `MANIFEST-<number>` atomically: write `CURRENT.tmp`, fsync it,
-/// rename it over `CURRENT`, fsync the directory. Returns the bytes written.
+/// rename it over `CURRENT`, fsync the directory. Returns the bytes written. `closed_len`,
+/// at a clean close, records the manifest's complete length.
 ///
 /// # Errors
 ///
 /// An I/O error at any step; `CURRENT` then still names the previous manifest.
-pub fn install_current(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<u64> {
+pub fn install_current(
+    fs: &dyn FileSystem,
+    dir: &Path,
+    number: u64,
+    closed_len: Option<u64>,
+) -> Result<u64> {
     let tmp = current_tmp_path(dir);
     let mut f = fs
         .create(&tmp)
         .map_err(|e| Error::io("creating", &tmp, e))?;
-    let line = current_line(number);
+    let line = current_line(number, closed_len);
     f.append(line.as_bytes())
         .and_then(|()| f.sync())
         .map_err(|e| Error::io("writing", &tmp, e))?;
@@ -145,7 +166,8 @@ pub fn install_current(fs: &dyn FileSystem, dir: &Path, number: u64) -> Result<u
     Ok(line.len() as u64)
 }
 
-fn parse_current(path: &Path, data: &[u8]) -> Result<u64> {
+/// The manifest number `CURRENT` names, and the manifest's length if it was closed cleanly.
+fn parse_current(path: &Path, data: &[u8]) -> Result<(u64, Option<u64>)> {
     let bad = || Error::corruption(path, 0, "CURRENT is malformed");
     let s = std::str::from_utf8(data).map_err(|_| bad())?;
     let line = s.strip_suffix('\n').ok_or_else(bad)?;
@@ -162,8 +184,12 @@ fn parse_current(path: &Path, data: &[u8]) -> Result<u64> {
     if crc_differs(crc, crc32c::crc32c(name.as_bytes())) {
         return Err(Error::corruption(path, 0, "CURRENT checksum mismatch"));
     }
+    let (name, closed_len) = match name.split_once('@') {
+        Some((name, len)) => (name, Some(len.parse::<u64>().map_err(|_| bad())?)),
+        None => (name, None),
+    };
     match crate::filename::parse_file_name(name) {
-        Some(crate::filename::FileKind::Manifest(n)) => Ok(n),
+        Some(crate::filename::FileKind::Manifest(n)) => Ok((n, closed_len)),
         _ => Err(bad()),
     }
 }
@@ -200,7 +226,7 @@ impl VersionSet {
     ///
     /// `Corruption` naming `path` when it is malformed or its checksum fails.
     pub fn parse_current_file(path: &Path, data: &[u8]) -> Result<u64> {
-        parse_current(path, data)
+        parse_current(path, data).map(|(n, _)| n)
     }
 
     /// Reads `CURRENT` and the manifest it names, and opens every live table.
@@ -218,7 +244,7 @@ impl VersionSet {
         let data = fs
             .read_file(&cur)
             .map_err(|e| Error::io("reading", &cur, e))?;
-        let number = parse_current(&cur, &data)?;
+        let (number, closed_len) = parse_current(&cur, &data)?;
         let mpath = manifest_path(dir, number);
         let mdata = fs.read_file(&mpath).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
@@ -229,7 +255,24 @@ impl VersionSet {
         })?;
         // The last edit may be torn if the process died while appending it; it was never
         // acknowledged (its sync did not complete), and a new manifest is written on open.
-        let log = read_log(&mpath, mdata, LogKind::Manifest, number, true)?;
+        // After a clean close, CURRENT holds the length: then the manifest must be whole.
+        if let Some(len) = closed_len.filter(|&len| len != mdata.len() as u64) {
+            return Err(Error::corruption(
+                &mpath,
+                len.min(mdata.len() as u64),
+                format!(
+                    "the manifest is {} bytes, CURRENT says it was closed at {len}",
+                    mdata.len()
+                ),
+            ));
+        }
+        let log = read_log(
+            &mpath,
+            mdata,
+            LogKind::Manifest,
+            number,
+            closed_len.is_none(),
+        )?;
         let mut files: BTreeMap<u64, NewFile> = BTreeMap::new();
         let mut vs = VersionSet::create(dir, fs, levels, table_opts);
         vs.manifest_number = number;
@@ -445,28 +488,34 @@ impl VersionSet {
         self.manifest.as_ref().map(LogWriter::len)
     }
 
-    /// At a clean close: records that WAL segment `number` ends, sealed, at `len` bytes
-    /// (so that recovery finds it truncated or missing), or, with `None`, only fsyncs the
-    /// manifest's last sync mark.
+    /// At a clean close: records that the WAL segment and the value-log file in `sealed`
+    /// end, sealed, at the given (number, length) (so that recovery finds them truncated or
+    /// missing), or, with nothing sealed, only fsyncs the manifest's last sync mark.
     ///
     /// # Errors
     ///
     /// An I/O error.
-    pub fn close_manifest(&mut self, sealed_wal: Option<(u64, u64)>) -> Result<()> {
+    pub fn close_manifest(&mut self, sealed: &ClosedLogs) -> Result<()> {
         let Some(w) = self.manifest.as_mut() else {
             return Ok(());
         };
-        if sealed_wal.is_some() {
+        if sealed.wal.is_some() || sealed.vlog.is_some() {
             let edit = VersionEdit {
-                wal_sealed: sealed_wal,
+                wal_sealed: sealed.wal,
+                vlog_sealed: sealed.vlog.into_iter().collect(),
                 ..VersionEdit::default()
             };
+            apply_vlog_edit(&mut self.vlog, &edit);
             let before = w.len();
             w.add_record(RecordType::ManifestEdit, &edit.encode())?;
             w.sync_and_mark()?;
             self.bytes_written += w.len() - before;
         }
-        w.sync()
+        w.sync()?;
+        let len = w.len();
+        self.bytes_written +=
+            install_current(&*self.fs, &self.dir, self.manifest_number, Some(len))?;
+        Ok(())
     }
 
     /// Takes a new file number.
@@ -526,7 +575,7 @@ impl VersionSet {
         w.add_record(RecordType::ManifestEdit, &snap)?;
         w.sync_and_mark()?; // the file and its directory entry
         let fs = &self.fs;
-        let line_len = install_current(&**fs, &self.dir, number)?;
+        let line_len = install_current(&**fs, &self.dir, number, None)?;
         self.bytes_written += w.len() + line_len;
         let old = self.manifest_number;
         self.manifest = Some(w);
@@ -692,10 +741,22 @@ mod tests {
     #[test]
     fn current_line_checks() {
         let p = Path::new("/d/CURRENT");
-        assert_eq!(parse_current(p, current_line(12).as_bytes()).unwrap(), 12);
-        let mut bad = current_line(12).into_bytes();
-        bad[12] = b'3';
-        assert!(parse_current(p, &bad).unwrap_err().is_corruption());
+        assert_eq!(
+            parse_current(p, current_line(12, None).as_bytes()).unwrap(),
+            (12, None)
+        );
+        assert_eq!(
+            parse_current(p, current_line(12, Some(4096)).as_bytes()).unwrap(),
+            (12, Some(4096))
+        );
+        for closed in [None, Some(4096)] {
+            let line = current_line(12, closed).into_bytes();
+            for i in 0..line.len() {
+                let mut bad = line.clone();
+                bad[i] ^= 0x01;
+                assert!(parse_current(p, &bad).unwrap_err().is_corruption(), "{i}");
+            }
+        }
         assert!(parse_current(p, b"garbage").unwrap_err().is_corruption());
     }
 }
