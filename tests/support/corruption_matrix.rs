@@ -8,6 +8,7 @@
 //!
 //! Shared by `tests/corruption_matrix.rs` and `tests/broken_engine.rs` (which runs it with
 //! checksums switched off and expects it to fail).
+#![allow(dead_code)] // each test binary uses a part
 
 use std::collections::BTreeMap;
 use std::fmt;
