@@ -108,6 +108,9 @@ pub fn crash_rounds_with(
     rounds: usize,
     tweak: impl Fn(Options) -> Options,
 ) {
+    let rounds = std::env::var("STRATAKV_POWER_LOSS_ROUNDS")
+        .map_or(rounds, |s| s.parse().expect("a number"));
+    let (mut crashes, mut batches) = (0, 0);
     for seed in seeds(seeds_) {
         let _g = SeedGuard {
             name: "crash_prefix",
@@ -145,6 +148,15 @@ pub fn crash_rounds_with(
                 synced,
                 &format!("{ctx}, second crash"),
             );
+            crashes += 3;
+            batches += states.len() - 1;
         }
     }
+    let name: String = format!("{mode:?}")
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    eprintln!(
+        "scenario power_loss/{name}: cases={crashes} batches={batches} synced_lost=0 not_prefix=0 torn_batches=0"
+    );
 }
