@@ -184,6 +184,30 @@ impl MemFs {
         Ok(len)
     }
 
+    /// Writes every live file to the real directory `to`, at its path under it (so that a
+    /// failing test's in-memory store can be kept and inspected with the `stratakv` tool).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error creating or writing a file under `to`.
+    pub fn save_to(&self, to: &Path) -> io::Result<()> {
+        let files: Vec<(PathBuf, Vec<u8>)> = {
+            let st = lock(&self.state);
+            st.live
+                .iter()
+                .map(|(p, i)| (p.clone(), lock_inode(i).data.clone()))
+                .collect()
+        };
+        for (p, data) in files {
+            let dest = to.join(p.strip_prefix("/").unwrap_or(&p));
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(dest, data)?;
+        }
+        Ok(())
+    }
+
     /// Total bytes of all live files.
     pub fn total_bytes(&self) -> u64 {
         let st = lock(&self.state);

@@ -50,6 +50,26 @@ impl Drop for SeedGuard {
     }
 }
 
+/// Runs `f`; if it panics, saves the in-memory store `fs` to a temporary directory, says
+/// where, and lets the panic go on (every randomized failure keeps its directory).
+pub fn keep_on_panic<R>(fs: &MemFs, what: &str, f: impl FnOnce() -> R) -> R {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(p) => {
+            let n = KEPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dir = std::env::temp_dir()
+                .join(format!("stratakv-kept-{what}-{}-{n}", std::process::id()));
+            match fs.save_to(&dir) {
+                Ok(()) => eprintln!("*** {what}: the store is kept at {} ***", dir.display()),
+                Err(e) => eprintln!("*** {what}: could not keep the store: {e} ***"),
+            }
+            std::panic::resume_unwind(p)
+        }
+    }
+}
+
+static KEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// Seeds to run: `STRATAKV_SEED` alone when set, else `defaults`.
 pub fn seeds(defaults: &[u64]) -> Vec<u64> {
     match std::env::var("STRATAKV_SEED") {

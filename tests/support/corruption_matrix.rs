@@ -256,6 +256,64 @@ fn torn_tail_counted(db: &Db) -> bool {
     r.torn_tail_bytes + r.vlog_torn_tail_bytes + r.manifest_torn_tail_bytes > 0
 }
 
+/// One damaged copy of the store.
+struct Case<'a> {
+    kind: Kind,
+    path: &'a Path,
+    len: usize,
+    span: Option<(usize, usize)>,
+    ctx: &'a str,
+}
+
+impl Case<'_> {
+    /// Opens the damaged image and reads everything; counts the outcome in `cell`.
+    fn run(&self, img: MemFs, opts: &Options, model: &Model, cell: &mut Cell) {
+        let (path, ctx) = (self.path, self.ctx);
+        let o = Options {
+            fs: Arc::new(img),
+            ..opts.clone()
+        };
+        let db = match Db::open_with(DIR, o) {
+            Err(e) => {
+                assert!(
+                    names(&e, path),
+                    "{ctx}: open error does not name the file: {e}"
+                );
+                cell.open_err += 1;
+                return;
+            }
+            Ok(db) => db,
+        };
+        let read = read_all(&db, model, path, ctx);
+        let report = db
+            .verify()
+            .unwrap_or_else(|e| panic!("{ctx}: verify failed: {e}"));
+        let found = report.damage.iter().any(|d| d.file == path);
+        match read {
+            Read::Reported => {
+                assert!(
+                    found,
+                    "{ctx}: verify missed damage that reads met: {report}"
+                );
+                cell.read_err += 1;
+            }
+            Read::Clean if found => cell.verify_only += 1,
+            Read::Clean => {
+                let in_mark = self.span.is_some_and(|(s, _)| {
+                    self.kind != Kind::Table
+                        && self.kind != Kind::Current
+                        && s + CLOSING_MARK_BYTES >= self.len
+                });
+                assert!(
+                    in_mark && torn_tail_counted(&db),
+                    "{ctx}: damage went UNNOTICED by reads and verify: {report}"
+                );
+                cell.torn_mark += 1;
+            }
+        }
+    }
+}
+
 /// Runs the matrix on a store built from `seed`, with up to `files_per_kind` files of each
 /// kind damaged. Panics on the first violation, naming the seed and the case.
 pub fn run(seed: u64, files_per_kind: usize) -> Summary {
@@ -300,48 +358,17 @@ pub fn run(seed: u64, files_per_kind: usize) -> Summary {
                     let span = apply(&img, &path, fault, at, &mut rng);
                     let cell = summary.0.entry((kind, fault)).or_default();
                     cell.cases += 1;
-                    let o = Options {
-                        fs: Arc::new(img.clone()),
-                        ..opts.clone()
+                    let kept = img.crash_clone();
+                    let case = Case {
+                        kind,
+                        path: &path,
+                        len,
+                        span,
+                        ctx: &ctx,
                     };
-                    let db = match Db::open_with(DIR, o) {
-                        Err(e) => {
-                            assert!(
-                                names(&e, &path),
-                                "{ctx}: open error does not name the file: {e}"
-                            );
-                            cell.open_err += 1;
-                            continue;
-                        }
-                        Ok(db) => db,
-                    };
-                    let read = read_all(&db, &model, &path, &ctx);
-                    let report = db
-                        .verify()
-                        .unwrap_or_else(|e| panic!("{ctx}: verify failed: {e}"));
-                    let found = report.damage.iter().any(|d| d.file == path);
-                    match read {
-                        Read::Reported => {
-                            assert!(
-                                found,
-                                "{ctx}: verify missed damage that reads met: {report}"
-                            );
-                            cell.read_err += 1;
-                        }
-                        Read::Clean if found => cell.verify_only += 1,
-                        Read::Clean => {
-                            let in_mark = span.is_some_and(|(s, _)| {
-                                kind != Kind::Table
-                                    && kind != Kind::Current
-                                    && s + CLOSING_MARK_BYTES >= len
-                            });
-                            assert!(
-                                in_mark && torn_tail_counted(&db),
-                                "{ctx}: damage went UNNOTICED by reads and verify: {report}"
-                            );
-                            cell.torn_mark += 1;
-                        }
-                    }
+                    crate::common::keep_on_panic(&kept, "corruption_matrix", || {
+                        case.run(img, &opts, &model, cell)
+                    });
                 }
             }
         }

@@ -82,16 +82,18 @@ pub fn synced_writes_survive(seed: u64, op: FaultOp, one_in: u64) -> Outcome {
     }
     fs.clear();
     let crashed = mem.crash_clone();
-    let db = Db::open_with(DIR, options(Arc::new(crashed)))
-        .unwrap_or_else(|e| panic!("seed {seed}, {op:?}: reopen after the crash failed: {e}"));
-    for (k, v) in &acked {
-        let got = db
-            .get(k)
-            .unwrap_or_else(|e| panic!("seed {seed}: {k}: {e}"));
-        assert!(
-            got.as_deref() == Some(&v[..]),
-            "seed {seed}, {op:?}: acknowledged synced write {k} LOST after the crash"
-        );
-    }
+    crate::common::keep_on_panic(&crashed.crash_clone(), "io_error", || {
+        let db = Db::open_with(DIR, options(Arc::new(crashed)))
+            .unwrap_or_else(|e| panic!("seed {seed}, {op:?}: reopen after the crash failed: {e}"));
+        for (k, v) in &acked {
+            let got = db
+                .get(k)
+                .unwrap_or_else(|e| panic!("seed {seed}: {k}: {e}"));
+            assert!(
+                got.as_deref() == Some(&v[..]),
+                "seed {seed}, {op:?}: acknowledged synced write {k} LOST after the crash"
+            );
+        }
+    });
     out
 }

@@ -50,7 +50,16 @@ pub fn workload(db: &Db, rng: &mut Rng, n: usize, states: &mut Vec<Model>, synce
     }
 }
 
+/// Reopens the crashed image `fs` and checks it holds exactly a prefix of `states`, at least
+/// up to batch `synced`. On failure the image is kept on disk (the path is printed).
 pub fn check_recovered(fs: MemFs, opts: &Options, states: &[Model], synced: usize, ctx: &str) {
+    let image = fs.crash_clone();
+    common::keep_on_panic(&image, "power_loss", || {
+        check_recovered_now(fs, opts, states, synced, ctx)
+    });
+}
+
+fn check_recovered_now(fs: MemFs, opts: &Options, states: &[Model], synced: usize, ctx: &str) {
     let opts = Options {
         fs: Arc::new(fs),
         ..opts.clone()
