@@ -32,6 +32,8 @@ static TURN: Mutex<()> = Mutex::new(());
 /// Runs `suite` with `bug` switched on; returns the suite's failure message.
 fn must_fail(bug: Breakage, suite: impl FnOnce()) -> String {
     let _turn = TURN.lock().unwrap_or_else(|p| p.into_inner());
+    // These failures are expected: keep no directories for them.
+    std::env::set_var("STRATAKV_KEEP_FAILURES", "0");
     break_engine(bug);
     let r = catch_unwind(AssertUnwindSafe(suite));
     repair_engine();

@@ -55,6 +55,7 @@ impl Drop for SeedGuard {
 pub fn keep_on_panic<R>(fs: &MemFs, what: &str, f: impl FnOnce() -> R) -> R {
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
+        Err(p) if !keep_failures() => std::panic::resume_unwind(p),
         Err(p) => {
             let n = KEPT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let dir = std::env::temp_dir()
@@ -66,6 +67,11 @@ pub fn keep_on_panic<R>(fs: &MemFs, what: &str, f: impl FnOnce() -> R) -> R {
             std::panic::resume_unwind(p)
         }
     }
+}
+
+/// False when `STRATAKV_KEEP_FAILURES=0` (set by tests whose failures are expected).
+pub fn keep_failures() -> bool {
+    std::env::var_os("STRATAKV_KEEP_FAILURES").is_none_or(|v| v != "0")
 }
 
 static KEPT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

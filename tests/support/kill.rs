@@ -126,7 +126,7 @@ struct KeepOnFailure {
 
 impl Drop for KeepOnFailure {
     fn drop(&mut self) {
-        if std::thread::panicking() {
+        if std::thread::panicking() && common::keep_failures() {
             eprintln!(
                 "\n*** crash_kill failed with seed {} — rerun with STRATAKV_SEED={}; \
                  directory kept at {} ***\n",
