@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs StrataKV side by side with RocksDB, fjall, sled and redb (each engine in its own
-# process) and writes the report to docs/bench/<date>-<set>.md plus JSON.
+# process) and writes the report to docs/bench/<date>-<set>.md plus JSON and two SVG charts
+# (<date>-<set>-throughput.svg, <date>-<set>-latency.svg).
 #
 #   scripts/bench_compare.sh [NUM]        # default 1000000 keys per fill
 #   ENGINES=stratakv,fjall scripts/bench_compare.sh 100000

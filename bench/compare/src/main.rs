@@ -5,6 +5,7 @@
 //! `cargo run --release -p stratakv-compare --features fjall,sled,redb[,rocksdb] -- --help`;
 //! `scripts/bench_compare.sh` runs the published set.
 
+mod charts;
 mod engines;
 #[path = "../../../cli/src/bench/zipf.rs"]
 #[allow(dead_code)]
@@ -59,9 +60,13 @@ struct Args {
     /// Directory for the databases (default: a temporary one).
     #[arg(long)]
     dir: Option<String>,
-    /// Also write the results as JSON to this file.
+    /// Also write the results as JSON to this file, and SVG charts beside it
+    /// (`<stem>-throughput.svg`, `<stem>-latency.svg`).
     #[arg(long)]
     json: Option<String>,
+    /// Only draw the charts of an earlier run's JSON file (written beside it), then exit.
+    #[arg(long)]
+    charts_from: Option<String>,
     /// Internal: run one engine and print JSON lines.
     #[arg(long, hide = true)]
     child: Option<String>,
@@ -560,8 +565,37 @@ fn report(a: &Args, rows: &[Row]) -> String {
     s
 }
 
+/// Draws the charts for the JSON results at `json` (beside it, same stem).
+fn charts_for(json: &str, rows: &[Row]) -> Result<(), String> {
+    let p = Path::new(json);
+    let stem = p.with_extension("");
+    let title = stem
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let files = charts::draw(rows, &title, &stem).map_err(|e| format!("drawing charts: {e}"))?;
+    for f in files {
+        eprintln!("chart: {}", f.display());
+    }
+    Ok(())
+}
+
 fn main() {
     let a = Args::parse();
+    if let Some(json) = &a.charts_from {
+        let rows: Vec<Row> = std::fs::read_to_string(json)
+            .map_err(|e| e.to_string())
+            .and_then(|s| serde_json::from_str(&s).map_err(|e| e.to_string()))
+            .unwrap_or_else(|e| {
+                eprintln!("reading {json}: {e}");
+                std::process::exit(1);
+            });
+        if let Err(e) = charts_for(json, &rows) {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     if let (Some(name), Some(dir)) = (&a.child, &a.fill_and_die) {
         if let Err(e) = fill_and_die(name, Path::new(dir), &a) {
             eprintln!("{name}: {e}");
@@ -583,6 +617,10 @@ fn main() {
                 let j = serde_json::to_string_pretty(&rows).expect("serializable");
                 if let Err(e) = std::fs::write(p, j) {
                     eprintln!("writing {p}: {e}");
+                    std::process::exit(1);
+                }
+                if let Err(e) = charts_for(p, &rows) {
+                    eprintln!("{e}");
                     std::process::exit(1);
                 }
             }
