@@ -7,6 +7,7 @@
 
 mod charts;
 mod engines;
+mod lowmem;
 #[path = "../../../cli/src/bench/zipf.rs"]
 #[allow(dead_code)]
 mod zipf;
@@ -64,6 +65,11 @@ struct Args {
     /// (`<stem>-throughput.svg`, `<stem>-latency.svg`).
     #[arg(long)]
     json: Option<String>,
+    /// Only run the low-memory load: this many 16+16-byte records into StrataKV with
+    /// `Options::low_memory()`, RSS sampled each second; writes `<--json stem>.csv` and
+    /// `<stem>-rss.svg` (default stem target/lowmem).
+    #[arg(long)]
+    low_memory_load: Option<u64>,
     /// Only draw the charts of an earlier run's JSON file (written beside it), then exit.
     #[arg(long)]
     charts_from: Option<String>,
@@ -582,6 +588,29 @@ fn charts_for(json: &str, rows: &[Row]) -> Result<(), String> {
 
 fn main() {
     let a = Args::parse();
+    if let Some(n) = a.low_memory_load {
+        let stem = a.json.as_deref().map_or_else(
+            || std::path::PathBuf::from("target/lowmem"),
+            |j| Path::new(j).with_extension(""),
+        );
+        let tmp = tempfile::tempdir().expect("a temporary directory");
+        let dir = a
+            .dir
+            .as_deref()
+            .map_or_else(|| tmp.path().join("db"), |d| Path::new(d).join("lowmem"));
+        match lowmem::run(n, &dir, &stem) {
+            Ok(summary) => {
+                eprintln!();
+                println!("{summary}");
+                let _ = std::fs::write(stem.with_extension("txt"), summary + "\n");
+            }
+            Err(e) => {
+                eprintln!("low-memory load: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     if let Some(json) = &a.charts_from {
         let rows: Vec<Row> = std::fs::read_to_string(json)
             .map_err(|e| e.to_string())
