@@ -170,29 +170,25 @@ fn generate_seed_corpus() {
         {
             write("wal_record", &name, &data[..data.len().min(4000)]);
         }
-        if let Some(n) = name.strip_suffix(".wal") {
+        // The records of a log file, read back.
+        let records = |kind, number: &str| {
             let log = stratakv::wal::read_log(
                 Path::new(&name),
                 data.clone(),
-                stratakv::wal::format::LogKind::Wal,
-                n.parse().unwrap(),
+                kind,
+                number.parse().unwrap(),
                 true,
-            )
-            .unwrap();
-            for (i, r) in log.records.iter().take(4).enumerate() {
+            );
+            log.unwrap().records
+        };
+        use stratakv::wal::format::LogKind;
+        if let Some(n) = name.strip_suffix(".wal") {
+            for (i, r) in records(LogKind::Wal, n).iter().take(4).enumerate() {
                 write("batch", &format!("{name}-{i}"), &r.payload);
             }
         }
         if let Some(n) = name.strip_suffix(".vlog") {
-            let log = stratakv::wal::read_log(
-                Path::new(&name),
-                data.clone(),
-                stratakv::wal::format::LogKind::Vlog,
-                n.parse().unwrap(),
-                true,
-            )
-            .unwrap();
-            for (i, r) in log.records.iter().take(3).enumerate() {
+            for (i, r) in records(LogKind::Vlog, n).iter().take(3).enumerate() {
                 let end = r.offset as usize + 13 + r.payload.len();
                 write(
                     "vlog_record",
@@ -201,17 +197,8 @@ fn generate_seed_corpus() {
                 );
             }
         }
-        if name.starts_with("MANIFEST") {
-            let n = name.trim_start_matches("MANIFEST-").parse().unwrap();
-            let log = stratakv::wal::read_log(
-                Path::new(&name),
-                data.clone(),
-                stratakv::wal::format::LogKind::Manifest,
-                n,
-                true,
-            )
-            .unwrap();
-            for (i, r) in log.records.iter().take(3).enumerate() {
+        if let Some(n) = name.strip_prefix("MANIFEST-") {
+            for (i, r) in records(LogKind::Manifest, n).iter().take(3).enumerate() {
                 write("manifest_edit", &format!("{name}-{i}"), &r.payload);
             }
         }

@@ -215,12 +215,17 @@ mod tests {
     use crate::fs::{FileSystem, MemFs};
     use crate::wal::LogWriter;
 
-    fn write(fs: &MemFs, recs: &[&[u8]]) -> Bytes {
+    /// A new WAL file `/d/000001.wal` and its writer.
+    fn new_wal(fs: &MemFs) -> (LogWriter, std::path::PathBuf) {
         let dir = Path::new("/d");
         fs.create_dir_all(dir).unwrap();
         let p = dir.join("000001.wal");
-        let mut w =
-            LogWriter::create(Arc::new(fs.clone()), dir, p.clone(), LogKind::Wal, 1).unwrap();
+        let w = LogWriter::create(Arc::new(fs.clone()), dir, p.clone(), LogKind::Wal, 1).unwrap();
+        (w, p)
+    }
+
+    fn write(fs: &MemFs, recs: &[&[u8]]) -> Bytes {
+        let (mut w, p) = new_wal(fs);
         for r in recs {
             w.add_record(RecordType::WalBatch, r).unwrap();
         }
@@ -256,11 +261,7 @@ mod tests {
 
     /// Writes "one", syncs, then writes "two" (after a sync mark) and "three", unsynced.
     fn write_synced_then_not(fs: &MemFs) -> (Bytes, usize) {
-        let dir = Path::new("/d");
-        fs.create_dir_all(dir).unwrap();
-        let p = dir.join("000001.wal");
-        let mut w =
-            LogWriter::create(Arc::new(fs.clone()), dir, p.clone(), LogKind::Wal, 1).unwrap();
+        let (mut w, p) = new_wal(fs);
         w.add_record(RecordType::WalBatch, b"one").unwrap();
         w.sync().unwrap();
         let synced = w.len() as usize;
@@ -302,11 +303,7 @@ mod tests {
     #[test]
     fn a_sealed_file_reports_damage_anywhere() {
         let fs = MemFs::new();
-        let dir = Path::new("/d");
-        fs.create_dir_all(dir).unwrap();
-        let p = dir.join("000001.wal");
-        let mut w =
-            LogWriter::create(Arc::new(fs.clone()), dir, p.clone(), LogKind::Wal, 1).unwrap();
+        let (mut w, p) = new_wal(&fs);
         w.add_record(RecordType::WalBatch, b"one").unwrap();
         w.add_record(RecordType::WalBatch, b"two").unwrap();
         w.seal().unwrap();
