@@ -354,8 +354,9 @@ impl Engine {
         }
     }
 
-    /// Records the WAL segment sealed by [`Engine::shutdown`] in the manifest and fsyncs
-    /// it; call once background work has stopped.
+    /// Records the logs sealed by [`Engine::shutdown`] in the manifest, fsyncs it and
+    /// writes its length into `CURRENT`; call once background work has stopped.
+    ///
     /// After a failure stopped the write path nothing is recorded: the logs may end in a
     /// torn record, and recovery must treat them as after a crash.
     pub fn close_manifest(&self) -> Result<()> {

@@ -131,12 +131,12 @@ impl LogWriter {
     /// Appends records already framed with [`super::format::frame_record`] and hands them
     /// to the OS.
     ///
+    /// Whoever frames the records must call [`LogWriter::frame_sync_mark`] first, at the
+    /// start of the buffer, so that offsets computed into it stay right.
+    ///
     /// # Errors
     ///
     /// An I/O error; the caller must stop writing (fail-stop).
-    ///
-    /// Whoever frames the records must call [`LogWriter::frame_sync_mark`] first, at the
-    /// start of the buffer, so that offsets computed into it stay right.
     pub fn append_framed(&mut self, framed: &[u8]) -> Result<()> {
         self.unsynced = true;
         self.file
