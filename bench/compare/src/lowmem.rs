@@ -111,7 +111,7 @@ pub fn run(n: u64, dir: &Path, prefix: &Path) -> Result<String, Box<dyn std::err
     Ok(format!(
         "low-memory load: {n} records of 16 + 16 bytes, Options::low_memory(), one thread, \
          no fsync per write\n\
-         rate: {:.0} records/s ({load_secs:.0} s), close included in the samples\n\
+         rate: {:.0} records/s ({load_secs:.0} s of puts; the samples also cover close)\n\
          peak RSS (VmHWM): {:.1} MiB; {per_mib:.0} records per MiB of peak RSS\n\
          disk after close: {:.2} GiB ({:.1} bytes per record)\n\
          TinyKVS's claim, 1B records in 1 GB of RAM, is {:.0} records per MiB\n\
