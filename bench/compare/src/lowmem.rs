@@ -41,7 +41,21 @@ fn value(i: u64) -> [u8; 16] {
 /// # Errors
 ///
 /// A database, file or drawing error.
-pub fn run(n: u64, dir: &Path, prefix: &Path) -> Result<String, Box<dyn std::error::Error>> {
+/// With `random`, record `i` gets key `key(i * odd constant)`: the same distinct keys
+/// (multiplication by an odd number is a bijection on u64) in a scattered order.
+pub fn run(
+    n: u64,
+    random: bool,
+    dir: &Path,
+    prefix: &Path,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let key = |i: u64| {
+        key(if random {
+            i.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        } else {
+            i
+        })
+    };
     let opts = stratakv::Options::low_memory();
     let db = stratakv::Db::open_with(dir, opts.clone())?;
     let written = Arc::new(AtomicU64::new(0));
@@ -109,13 +123,18 @@ pub fn run(n: u64, dir: &Path, prefix: &Path) -> Result<String, Box<dyn std::err
     draw(&samples, n, load_secs, &chart)?;
     let per_mib = n as f64 / (peak as f64 / 1024.0);
     Ok(format!(
-        "low-memory load: {n} records of 16 + 16 bytes, Options::low_memory(), one thread, \
-         no fsync per write\n\
+        "low-memory load: {n} records of 16 + 16 bytes, keys {}, Options::low_memory(), \
+         one thread, no fsync per write\n\
          rate: {:.0} records/s ({load_secs:.0} s of puts; the samples also cover close)\n\
          peak RSS (VmHWM): {:.1} MiB; {per_mib:.0} records per MiB of peak RSS\n\
          disk after close: {:.2} GiB ({:.1} bytes per record)\n\
          TinyKVS's claim, 1B records in 1 GB of RAM, is {:.0} records per MiB\n\
          chart: {}",
+        if random {
+            "in scattered order"
+        } else {
+            "in order"
+        },
         n as f64 / load_secs,
         peak as f64 / 1024.0,
         disk as f64 / (1u64 << 30) as f64,

@@ -70,6 +70,9 @@ struct Args {
     /// `<stem>-rss.svg` (default stem target/lowmem).
     #[arg(long)]
     low_memory_load: Option<u64>,
+    /// With --low-memory-load: keys in a scattered order instead of ascending.
+    #[arg(long)]
+    random_order: bool,
     /// Only draw the charts of an earlier run's JSON file (written beside it), then exit.
     #[arg(long)]
     charts_from: Option<String>,
@@ -598,7 +601,7 @@ fn main() {
             .dir
             .as_deref()
             .map_or_else(|| tmp.path().join("db"), |d| Path::new(d).join("lowmem"));
-        match lowmem::run(n, &dir, &stem) {
+        match lowmem::run(n, a.random_order, &dir, &stem) {
             Ok(summary) => {
                 eprintln!();
                 println!("{summary}");
