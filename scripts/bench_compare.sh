@@ -7,7 +7,8 @@
 #   ENGINES=stratakv,fjall scripts/bench_compare.sh 100000
 #
 # Needs libclang (Debian: libclang-dev) for RocksDB's bindings; the first build of RocksDB
-# takes 20+ minutes on 2 cores. CI never runs this.
+# takes 20+ minutes on 2 cores (keep it: CARGO_TARGET_DIR=/some/dir reuses that build).
+# CI never runs this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NUM=${1:-1000000}
@@ -16,7 +17,7 @@ ENGINES=${ENGINES:-}
 OUT=docs/bench
 mkdir -p "$OUT"
 cargo build --release -p stratakv-compare --features "$FEATURES"
-BIN=target/release/stratakv-compare
+BIN=${CARGO_TARGET_DIR:-target}/release/stratakv-compare
 stamp=$(date +%Y-%m-%d)
 engines_arg=()
 if [ -n "$ENGINES" ]; then engines_arg=(--engines "$ENGINES"); fi
