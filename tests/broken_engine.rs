@@ -91,5 +91,13 @@ fn kill_loop_catches_writes_acknowledged_without_the_wal() {
     let msg = must_fail(Breakage::SkipWalAppend, || {
         kill::run(&[17], 5, Some("skip_wal_append"));
     });
-    assert!(msg.contains("acknowledged batch is lost"), "{msg}");
+    // The bug shows as a lost acknowledged batch, or (when value-log GC rewrote values
+    // through the skipped WAL and deleted their old file before the kill) as a read of a
+    // value in a collected file: either is one of the loop's integrity checks failing
+    // after a kill, never the "child made progress" guard.
+    let integrity = msg.contains("acknowledged batch is lost")
+        || msg.contains("scan")
+        || msg.contains("point read")
+        || msg.contains("reopen after kill failed");
+    assert!(integrity && msg.contains("round "), "{msg}");
 }

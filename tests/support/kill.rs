@@ -107,12 +107,22 @@ fn check(db: &Db, model: &Model, ctx: &str) {
         })
         .collect();
     assert!(got == *model, "{ctx}: scan differs from the model");
-    let back: Vec<Vec<u8>> = db.iter().rev().map(|r| r.unwrap().0.to_vec()).collect();
+    let back: Vec<Vec<u8>> = db
+        .iter()
+        .rev()
+        .map(|r| {
+            r.unwrap_or_else(|e| panic!("{ctx}: reverse scan error {e}"))
+                .0
+                .to_vec()
+        })
+        .collect();
     assert!(back.iter().rev().eq(model.keys()), "{ctx}: reverse scan");
     for k in (0..1000).step_by(37) {
         let k = format!("key{k:04}").into_bytes();
         assert_eq!(
-            db.get(&k).unwrap().as_deref(),
+            db.get(&k)
+                .unwrap_or_else(|e| panic!("{ctx}: point read error {e}"))
+                .as_deref(),
             model.get(&k).map(|v| &v[..]),
             "{ctx}: point read agrees"
         );
