@@ -16,8 +16,9 @@
 //! passes through the window and leaves the frequent set in main alone.
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
+
+use hashbrown::HashTable;
 use std::sync::{Mutex, MutexGuard};
 
 use super::sketch::FrequencySketch;
@@ -120,7 +121,9 @@ pub struct CacheCounters {
 }
 
 struct Shard<K, V> {
-    map: HashMap<K, u32, BuildHasherDefault<MixHasher>>,
+    /// Slab index of each entry, found by the entry's stored hash (so a key is hashed once
+    /// per call and never stored twice).
+    map: HashTable<u32>,
     nodes: Vec<Option<Node<K, V>>>,
     free: Vec<u32>,
     window: List,
@@ -139,7 +142,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
         let window_cap = (capacity / 100).max(1);
         let main_cap = capacity - window_cap.min(capacity);
         Shard {
-            map: HashMap::default(),
+            map: HashTable::new(),
             nodes: Vec::new(),
             free: Vec::new(),
             window: List::EMPTY,
@@ -152,6 +155,22 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
             rng: 0x2545_F491_4F6C_DD1D,
             counters: CacheCounters::default(),
         }
+    }
+
+    /// The slab index of `key`, whose hash is `hash`.
+    fn find<Q>(&self, hash: u64, key: &Q) -> Option<u32>
+    where
+        K: Borrow<Q>,
+        Q: Eq + ?Sized,
+    {
+        let nodes = &self.nodes;
+        self.map
+            .find(hash, |&i| {
+                nodes[i as usize]
+                    .as_ref()
+                    .is_some_and(|n| n.key.borrow() == key)
+            })
+            .copied()
     }
 
     fn node(&self, i: u32) -> &Node<K, V> {
@@ -215,7 +234,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     fn remove(&mut self, i: u32) -> Node<K, V> {
         self.unlink(i);
         let n = self.nodes[i as usize].take().expect("live node");
-        self.map.remove(&n.key);
+        if let Ok(slot) = self.map.find_entry(n.hash, |&j| j == i) {
+            slot.remove();
+        }
         self.free.push(i);
         self.counters.entries -= 1;
         n
@@ -303,7 +324,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     }
 
     fn insert(&mut self, key: K, value: V, hash: u64, weight: u64) {
-        if let Some(&i) = self.map.get(&key) {
+        if let Some(i) = self.find(hash, &key) {
             let q = self.node(i).queue;
             self.unlink(i);
             {
@@ -317,7 +338,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                 return;
             }
             let node = Node {
-                key: key.clone(),
+                key,
                 value,
                 hash,
                 weight,
@@ -335,7 +356,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
                     (self.nodes.len() - 1) as u32
                 }
             };
-            self.map.insert(key, i);
+            let nodes = &self.nodes;
+            self.map.insert_unique(hash, i, |&j| {
+                nodes[j as usize].as_ref().map_or(0, |n| n.hash)
+            });
             self.push(i, Queue::Window);
             self.counters.inserts += 1;
             self.counters.entries += 1;
@@ -406,8 +430,8 @@ impl<K: Hash + Eq + Clone, V: Clone> TinyLfu<K, V> {
         let hash = hash_of(key);
         let mut s = self.shard(hash);
         s.sketch.increment(hash);
-        match s.map.get(key) {
-            Some(&i) => {
+        match s.find(hash, key) {
+            Some(i) => {
                 s.on_hit(i);
                 s.counters.hits += 1;
                 Some(s.node(i).value.clone())
@@ -433,7 +457,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TinyLfu<K, V> {
     {
         let hash = hash_of(key);
         let mut s = self.shard(hash);
-        if let Some(&i) = s.map.get(key) {
+        if let Some(i) = s.find(hash, key) {
             s.remove(i);
         }
     }
@@ -492,7 +516,7 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardView<'_, K, V> {
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        if let Some(&i) = self.shard.map.get(key) {
+        if let Some(i) = self.shard.find(self.hash, key) {
             self.shard.remove(i);
         }
     }
@@ -513,7 +537,7 @@ mod tests {
             while i != NIL {
                 let n = s.node(i);
                 assert_eq!((n.queue, n.prev), (q, prev));
-                assert_eq!(s.map.get(&n.key), Some(&i));
+                assert_eq!(s.find(n.hash, &n.key), Some(i));
                 bytes += n.weight;
                 total += 1;
                 prev = i;
