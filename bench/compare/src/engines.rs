@@ -27,6 +27,10 @@ pub struct Settings {
     /// Values at least this long go to the engine's blob store where it has one.
     pub separate_from: usize,
     pub value_size: usize,
+    /// The cache is a key-value (row) cache where the engine has one.
+    pub row_cache: bool,
+    /// Tables are read through mmap where the engine offers it.
+    pub mmap: bool,
 }
 
 /// The operations the workloads need.
@@ -41,6 +45,11 @@ pub trait Engine: Send + Sync {
     fn seek_next(&self, k: &[u8], n: usize) -> R<usize>;
     /// Reads every entry in order; returns how many.
     fn scan_all(&self) -> R<usize>;
+    /// Flushes and waits until background compaction is idle (engines without background
+    /// compaction return at once).
+    fn wait_for_compaction(&self) -> R<()> {
+        Ok(())
+    }
     /// Closes, making everything durable.
     fn close(self: Box<Self>) -> R<()>;
 }
@@ -87,18 +96,31 @@ mod strata {
         db: Db,
         wo: WriteOptions,
         desc: String,
+        l0_trigger: usize,
     }
 
     pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
         let opts = Options {
-            block_cache_size: s.cache_bytes as usize,
+            block_cache_size: if s.row_cache {
+                0
+            } else {
+                s.cache_bytes as usize
+            },
+            hot_key_cache_size: if s.row_cache {
+                s.cache_bytes as usize
+            } else {
+                0
+            },
+            mmap_reads: s.mmap,
             value_threshold: s.separate_from,
             ..Options::default()
         };
         let desc =
             format!(
-            "lz4, block cache {} MiB, bloom {} bits/key, WAL on, {}, value log {}, memtable {} MiB",
+            "lz4, {} {} MiB, {}, bloom {} bits/key, WAL on, {}, value log {}, memtable {} MiB",
+            if s.row_cache { "hot-key cache (block cache off)" } else { "block cache" },
             s.cache_bytes >> 20,
+            if s.mmap { "mmap reads" } else { "pread" },
             opts.bloom_bits_per_key,
             if s.sync { "fsync per write" } else { "no fsync per write" },
             if s.value_size >= s.separate_from {
@@ -108,11 +130,13 @@ mod strata {
             },
             opts.memtable_size >> 20
         );
+        let l0_trigger = opts.level0_compaction_trigger;
         let db = Db::open_with(dir, opts).map_err(err)?;
         Ok(Box::new(E {
             db,
             wo: WriteOptions { sync: s.sync },
             desc,
+            l0_trigger,
         }))
     }
 
@@ -139,6 +163,17 @@ mod strata {
         fn scan_all(&self) -> R<usize> {
             count(self.db.iter())
         }
+        fn wait_for_compaction(&self) -> R<()> {
+            self.db.flush().map_err(err)?;
+            loop {
+                let s = self.db.stats();
+                let l0 = s.levels.first().map_or(0, |l| l.tables);
+                if s.pending_compaction_bytes == 0 && l0 < self.l0_trigger {
+                    return Ok(());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
         fn close(self: Box<Self>) -> R<()> {
             self.db.close().map_err(err)
         }
@@ -148,7 +183,10 @@ mod strata {
 #[cfg(feature = "rocksdb")]
 mod rocks {
     use super::*;
-    use rocksdb::{BlockBasedOptions, Cache, DBCompressionType, Options, WriteOptions, DB};
+    use rocksdb::{
+        BlockBasedOptions, Cache, DBCompressionType, Options, WaitForCompactOptions,
+        WriteOptions, DB,
+    };
 
     pub struct E {
         db: DB,
@@ -163,9 +201,14 @@ mod rocks {
         o.increase_parallelism(2);
         let mut t = BlockBasedOptions::default();
         t.set_bloom_filter(10.0, false);
-        let cache = Cache::new_lru_cache(s.cache_bytes as usize);
-        t.set_block_cache(&cache);
+        if s.row_cache {
+            t.set_block_cache(&Cache::new_lru_cache(1 << 20));
+            o.set_row_cache(&Cache::new_lru_cache(s.cache_bytes as usize));
+        } else {
+            t.set_block_cache(&Cache::new_lru_cache(s.cache_bytes as usize));
+        }
         o.set_block_based_table_factory(&t);
+        o.set_allow_mmap_reads(s.mmap);
         let blobs = s.value_size >= s.separate_from;
         if blobs {
             o.set_enable_blob_files(true);
@@ -177,8 +220,10 @@ mod rocks {
             db,
             sync: s.sync,
             desc: format!(
-                "lz4, LRU block cache {} MiB, bloom 10 bits/key, WAL on, {}, blob files {}, memtable 64 MiB (default), 2 background threads",
+                "lz4, {} {} MiB, {}, bloom 10 bits/key, WAL on, {}, blob files {}, memtable 64 MiB (default), 2 background threads",
+                if s.row_cache { "row cache (block cache 1 MiB)" } else { "LRU block cache" },
                 s.cache_bytes >> 20,
+                if s.mmap { "mmap reads" } else { "pread" },
                 if s.sync { "sync=true per write" } else { "sync=false" },
                 if blobs { format!("on from {} B", s.separate_from) } else { "off".into() }
             ),
@@ -227,6 +272,11 @@ mod rocks {
             }
             it.status().map_err(err)?;
             Ok(c)
+        }
+        fn wait_for_compaction(&self) -> R<()> {
+            let mut w = WaitForCompactOptions::default();
+            w.set_flush(true);
+            self.db.wait_for_compact(&w).map_err(err)
         }
         fn close(self: Box<Self>) -> R<()> {
             self.db.flush_wal(true).map_err(err)
