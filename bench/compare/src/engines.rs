@@ -115,14 +115,21 @@ mod strata {
             value_threshold: s.separate_from,
             ..Options::default()
         };
-        let desc =
-            format!(
+        let desc = format!(
             "lz4, {} {} MiB, {}, bloom {} bits/key, WAL on, {}, value log {}, memtable {} MiB",
-            if s.row_cache { "hot-key cache (block cache off)" } else { "block cache" },
+            if s.row_cache {
+                "hot-key cache (block cache off)"
+            } else {
+                "block cache"
+            },
             s.cache_bytes >> 20,
             if s.mmap { "mmap reads" } else { "pread" },
             opts.bloom_bits_per_key,
-            if s.sync { "fsync per write" } else { "no fsync per write" },
+            if s.sync {
+                "fsync per write"
+            } else {
+                "no fsync per write"
+            },
             if s.value_size >= s.separate_from {
                 format!("on from {} B", s.separate_from)
             } else {
@@ -184,8 +191,8 @@ mod strata {
 mod rocks {
     use super::*;
     use rocksdb::{
-        BlockBasedOptions, Cache, DBCompressionType, Options, WaitForCompactOptions,
-        WriteOptions, DB,
+        BlockBasedOptions, Cache, DBCompressionType, Options, WaitForCompactOptions, WriteOptions,
+        DB,
     };
 
     pub struct E {
