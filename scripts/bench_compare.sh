@@ -21,26 +21,40 @@ BIN=${CARGO_TARGET_DIR:-target}/release/stratakv-compare
 stamp=$(date +%Y-%m-%d)
 engines_arg=()
 if [ -n "$ENGINES" ]; then engines_arg=(--engines "$ENGINES"); fi
+# run NAME KEYS ARGS...: one set, KEYS keys per fill.
 run() {
-  local name=$1; shift
+  local name=$1 num=$2; shift 2
   echo "== $name" >&2
   {
     echo "## $name"
     echo
-    echo "Command: \`stratakv-compare --num $NUM ${engines_arg[*]} $*\`"
+    echo "Command: \`stratakv-compare --num $num ${engines_arg[*]} $*\`"
     echo
-    "$BIN" --num "$NUM" "${engines_arg[@]}" --json "$OUT/$stamp-$name.json" "$@"
+    "$BIN" --num "$num" "${engines_arg[@]}" --json "$OUT/$stamp-$name.json" "$@"
   } > "$OUT/$stamp-$name.md"
 }
-run small-1t --value-size 100 --threads 1 \
+run small-1t "$NUM" --value-size 100 --threads 1 \
   --workloads fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom,recovery
-run small-2t --value-size 100 --threads 2
-run ycsb-2t --value-size 100 --threads 2 \
+run small-2t "$NUM" --value-size 100 --threads 2
+run ycsb-2t "$NUM" --value-size 100 --threads 2 \
   --workloads fillrandom,ycsba,ycsbb,ycsbc,ycsbd,ycsbe,ycsbf
-run sync-1t --value-size 100 --threads 1 --sync --num $((NUM / 50)) \
+run sync-1t $((NUM / 50)) --value-size 100 --threads 1 --sync \
   --workloads fillrandom,overwrite,deleterandom
-run value-4k --value-size 4096 --num $((NUM / 10)) \
+run value-4k $((NUM / 10)) --value-size 4096 \
   --workloads fillrandom,overwrite,readrandom,readseq
-run value-64k --value-size 65536 --num $((NUM / 100)) \
+run value-64k $((NUM / 100)) --value-size 65536 \
   --workloads fillrandom,overwrite,readrandom,readseq
+# Larger than the cache: 5x NUM keys, a cache of 10% of the data, Zipfian and uniform reads
+# after compaction has caught up, with the cache as blocks, as key-value pairs, and with mmap.
+big=$((NUM * 5))
+cache_mib=$(( (big * 116 / 10 + 1048575) / 1048576 ))
+for mode in block row row-mmap; do
+  case $mode in
+    block) flags=() ;;
+    row) flags=(--row-cache) ;;
+    row-mmap) flags=(--row-cache --mmap) ;;
+  esac
+  run "zipf-cache10-$mode" "$big" --threads 2 --cache-mib "$cache_mib" "${flags[@]}" \
+    --workloads fillrandom,waitforcompaction,ycsbc,readrandom
+done
 echo "reports in $OUT/$stamp-*.md" >&2
