@@ -17,9 +17,9 @@
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
+use std::sync::{Mutex, MutexGuard};
 
 use hashbrown::HashTable;
-use std::sync::{Mutex, MutexGuard};
 
 use super::sketch::FrequencySketch;
 
@@ -137,7 +137,7 @@ struct Shard<K, V> {
     counters: CacheCounters,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
+impl<K: Hash + Eq, V: Clone> Shard<K, V> {
     fn new(capacity: u64, expected_entries: usize) -> Self {
         let window_cap = (capacity / 100).max(1);
         let main_cap = capacity - window_cap.min(capacity);
@@ -234,8 +234,11 @@ impl<K: Hash + Eq + Clone, V: Clone> Shard<K, V> {
     fn remove(&mut self, i: u32) -> Node<K, V> {
         self.unlink(i);
         let n = self.nodes[i as usize].take().expect("live node");
-        if let Ok(slot) = self.map.find_entry(n.hash, |&j| j == i) {
-            slot.remove();
+        match self.map.find_entry(n.hash, |&j| j == i) {
+            Ok(slot) => {
+                slot.remove();
+            }
+            Err(_) => debug_assert!(false, "a live node is in the index"),
         }
         self.free.push(i);
         self.counters.entries -= 1;
@@ -398,7 +401,7 @@ impl<K, V> std::fmt::Debug for TinyLfu<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> TinyLfu<K, V> {
+impl<K: Hash + Eq, V: Clone> TinyLfu<K, V> {
     /// A cache of at most `capacity` bytes (by the weights given to `insert`), expecting
     /// entries of about `typical_weight` bytes (it sizes the frequency sketches).
     pub fn new(capacity: u64, typical_weight: u64) -> Self {
@@ -499,7 +502,7 @@ pub struct ShardView<'a, K, V> {
     hash: u64,
 }
 
-impl<K: Hash + Eq + Clone, V: Clone> ShardView<'_, K, V> {
+impl<K: Hash + Eq, V: Clone> ShardView<'_, K, V> {
     /// The key's hash.
     pub fn hash(&self) -> u64 {
         self.hash
@@ -526,7 +529,7 @@ impl<K: Hash + Eq + Clone, V: Clone> ShardView<'_, K, V> {
 mod tests {
     use super::*;
 
-    fn check_lists<K: Hash + Eq + Clone, V: Clone>(s: &Shard<K, V>) {
+    fn check_lists<K: Hash + Eq, V: Clone>(s: &Shard<K, V>) {
         let mut total = 0;
         for (q, l) in [
             (Queue::Window, s.window),
