@@ -402,6 +402,18 @@ impl Db {
             .compact_range(Bound::Unbounded, Bound::Unbounded)
     }
 
+    /// Flushes the memtables, then waits until background compaction has caught up (level 0
+    /// below its trigger, no compaction debt), as db_bench's `waitforcompaction`: so that
+    /// reads measured next do not share the CPU with the load's compactions.
+    ///
+    /// # Errors
+    ///
+    /// As [`Db::flush`]; `WritesStopped` if a background flush or compaction failed while
+    /// waiting; `Closed`.
+    pub fn wait_for_compaction(&self) -> Result<()> {
+        self.engine().wait_for_compaction()
+    }
+
     /// As [`Db::compact`], for the tables overlapping `range` (all of level 0 takes part,
     /// since its tables overlap one another).
     ///

@@ -455,17 +455,9 @@ fn preset(name: &str) -> Result<Options, Failure> {
 }
 
 /// Flushes, then waits until no compaction is owed (L0 below its trigger, no debt).
-fn settle(db: &Db, o: &Options) -> Result<(), Failure> {
+fn settle(db: &Db) -> Result<(), Failure> {
     let t = std::time::Instant::now();
-    db.flush()?;
-    loop {
-        let s = db.stats();
-        let l0 = s.levels.first().map_or(0, |l| l.tables);
-        if s.pending_compaction_bytes == 0 && l0 < o.level0_compaction_trigger {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    db.wait_for_compaction()?;
     eprintln!("settled in {:.1} s", t.elapsed().as_secs_f64());
     Ok(())
 }
@@ -539,7 +531,7 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
     {
         if w == "waitforcompaction" {
             if let Some(db) = &ctx.db {
-                settle(db, &ctx.base)?;
+                settle(db)?;
             }
             continue;
         }
@@ -592,7 +584,7 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
     }
     if let Some(db) = ctx.db.take() {
         if args.settle {
-            settle(&db, &ctx.base)?;
+            settle(&db)?;
         }
         let s = db.stats();
         println!(

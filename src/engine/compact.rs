@@ -162,6 +162,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Flushes, then waits until no compaction is owed: level 0 below its trigger and no
+    /// pending compaction bytes. Polls every 20 ms (the wait is for benchmarks and tools,
+    /// not for a hot path).
+    pub fn wait_for_compaction(&self) -> Result<()> {
+        self.flush()?;
+        loop {
+            // A failed background compaction stops the write path: report it, never spin.
+            self.check_writable()?;
+            let pending = lock(&self.state).pressure.pending_bytes;
+            let l0 = self.sv.load().version.levels.first().map_or(0, Vec::len);
+            if pending == 0 && l0 < self.opts.level0_compaction_trigger {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
     /// Compacts every level overlapping `[lo, hi]` down to the deepest level holding data in
     /// the range.
     pub fn compact_range(&self, lo: Bound<Vec<u8>>, hi: Bound<Vec<u8>>) -> Result<()> {

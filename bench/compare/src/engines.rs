@@ -96,7 +96,6 @@ mod strata {
         db: Db,
         wo: WriteOptions,
         desc: String,
-        l0_trigger: usize,
     }
 
     pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
@@ -137,13 +136,11 @@ mod strata {
             },
             opts.memtable_size >> 20
         );
-        let l0_trigger = opts.level0_compaction_trigger;
         let db = Db::open_with(dir, opts).map_err(err)?;
         Ok(Box::new(E {
             db,
             wo: WriteOptions { sync: s.sync },
             desc,
-            l0_trigger,
         }))
     }
 
@@ -171,15 +168,7 @@ mod strata {
             count(self.db.iter())
         }
         fn wait_for_compaction(&self) -> R<()> {
-            self.db.flush().map_err(err)?;
-            loop {
-                let s = self.db.stats();
-                let l0 = s.levels.first().map_or(0, |l| l.tables);
-                if s.pending_compaction_bytes == 0 && l0 < self.l0_trigger {
-                    return Ok(());
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
+            self.db.wait_for_compaction().map_err(err)
         }
         fn close(self: Box<Self>) -> R<()> {
             self.db.close().map_err(err)
