@@ -45,8 +45,8 @@ pub trait Engine: Send + Sync {
     fn seek_next(&self, k: &[u8], n: usize) -> R<usize>;
     /// Reads every entry in order; returns how many.
     fn scan_all(&self) -> R<usize>;
-    /// Flushes and waits until background compaction is idle (engines without background
-    /// compaction return at once).
+    /// Flushes and waits until background compaction is idle. Engines that offer no way to
+    /// wait for it (fjall, sled, redb) return at once; the report shows each wait's length.
     fn wait_for_compaction(&self) -> R<()> {
         Ok(())
     }
@@ -99,17 +99,15 @@ mod strata {
     }
 
     pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
+        let cache = s.cache_bytes as usize;
+        let (block_cache_size, hot_key_cache_size) = if s.row_cache {
+            (0, cache)
+        } else {
+            (cache, 0)
+        };
         let opts = Options {
-            block_cache_size: if s.row_cache {
-                0
-            } else {
-                s.cache_bytes as usize
-            },
-            hot_key_cache_size: if s.row_cache {
-                s.cache_bytes as usize
-            } else {
-                0
-            },
+            block_cache_size,
+            hot_key_cache_size,
             mmap_reads: s.mmap,
             value_threshold: s.separate_from,
             ..Options::default()
