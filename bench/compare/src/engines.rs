@@ -100,11 +100,8 @@ mod strata {
 
     pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
         let cache = s.cache_bytes as usize;
-        let (block_cache_size, hot_key_cache_size) = if s.row_cache {
-            (0, cache)
-        } else {
-            (cache, 0)
-        };
+        let (block_cache_size, hot_key_cache_size) =
+            if s.row_cache { (0, cache) } else { (cache, 0) };
         let opts = Options {
             block_cache_size,
             hot_key_cache_size,
