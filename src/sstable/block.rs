@@ -13,6 +13,7 @@
 //! `00 05 01 'apple' '1' | 04 01 01 'y' '2' | 00 00 00 00 | 01 00 00 00`.
 
 use std::cmp::Ordering;
+use std::ops::Range;
 use std::path::Path;
 
 use bytes::Bytes;
@@ -157,6 +158,90 @@ impl Block {
         ]) as usize
     }
 
+    /// Decodes the header of the entry at `off`; `None` when it is malformed or runs past
+    /// the entries.
+    #[inline]
+    fn entry_at(&self, off: usize) -> Option<Entry> {
+        let d = &self.data[..self.restarts_offset];
+        let mut p = off;
+        let mut field = || -> Option<usize> {
+            let (v, n) = get_varint32(d.get(p..)?)?;
+            p += n;
+            Some(v as usize)
+        };
+        let (shared, unshared, vlen) = (field()?, field()?, field()?);
+        let key_end = p.checked_add(unshared)?;
+        let value_end = key_end.checked_add(vlen)?;
+        (value_end <= d.len()).then_some(Entry {
+            shared,
+            key: p..key_end,
+            value: key_end..value_end,
+        })
+    }
+
+    /// The key stored whole at restart point `i`, or the offset of a malformed entry.
+    fn restart_key(&self, i: usize) -> std::result::Result<&[u8], usize> {
+        let off = self.restart(i);
+        match self.entry_at(off) {
+            Some(e) if e.shared == 0 => Ok(&self.data[e.key]),
+            _ => Err(off),
+        }
+    }
+
+    /// The last restart point whose key is less than `target` (0 when none is), or the
+    /// offset of a malformed entry.
+    fn restart_before(
+        &self,
+        target: &[u8],
+        cmp: fn(&[u8], &[u8]) -> Ordering,
+    ) -> std::result::Result<usize, usize> {
+        let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if cmp(self.restart_key(mid)?, target) == Ordering::Less {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Ok(lo)
+    }
+
+    /// Point lookup without an iterator: finds the first entry whose key is not less than
+    /// `target`, leaves its key in `key` and returns its value (`None` when every key is
+    /// less). Once `key` has grown, nothing is allocated.
+    ///
+    /// # Errors
+    ///
+    /// A malformed entry: corruption naming `file` and the entry's offset (`offset` is the
+    /// block's).
+    pub fn seek_point(
+        &self,
+        target: &[u8],
+        cmp: fn(&[u8], &[u8]) -> Ordering,
+        key: &mut Vec<u8>,
+        file: &Path,
+        offset: u64,
+    ) -> Result<Option<Bytes>> {
+        let corrupt =
+            |at: usize| Error::corruption(file, offset + at as u64, "malformed block entry");
+        let mut off = self.restart(self.restart_before(target, cmp).map_err(corrupt)?);
+        key.clear();
+        while off < self.restarts_offset {
+            let e = self
+                .entry_at(off)
+                .filter(|e| e.shared <= key.len())
+                .ok_or_else(|| corrupt(off))?;
+            key.truncate(e.shared);
+            key.extend_from_slice(&self.data[e.key]);
+            if cmp(key, target) != Ordering::Less {
+                return Ok(Some(self.data.slice(e.value)));
+            }
+            off = e.value.end;
+        }
+        Ok(None)
+    }
+
     /// Bytes of the block.
     pub fn size(&self) -> usize {
         self.data.len()
@@ -181,6 +266,14 @@ impl Block {
             restart_index: 0,
         }
     }
+}
+
+/// A decoded entry header: the shared prefix length and where the rest of the key and the
+/// value lie in the block.
+struct Entry {
+    shared: usize,
+    key: Range<usize>,
+    value: Range<usize>,
 }
 
 /// A cursor over a block's entries.
@@ -216,63 +309,31 @@ impl BlockIter {
     /// Decodes the entry at `self.next` into the current position.
     fn parse_next(&mut self) -> Result<bool> {
         let off = self.next;
-        let end = self.block.restarts_offset;
-        if off >= end {
+        if off >= self.block.restarts_offset {
             self.invalidate();
             return Ok(false);
         }
-        let d = &self.block.data[..end];
-        let mut p = off;
-        let mut field = || -> Option<u32> {
-            let (v, n) = get_varint32(&d[p..])?;
-            p += n;
-            Some(v)
-        };
-        let (shared, unshared, vlen) = match (field(), field(), field()) {
-            (Some(a), Some(b), Some(c)) => (a as usize, b as usize, c as usize),
+        let e = match self.block.entry_at(off) {
+            Some(e) if e.shared <= self.key.len() => e,
             _ => return Err(self.corrupt(off)),
         };
-        let key_end = p.checked_add(unshared);
-        let val_end = key_end.and_then(|k| k.checked_add(vlen));
-        match (key_end, val_end) {
-            (Some(ke), Some(ve)) if ve <= end && shared <= self.key.len() => {
-                self.key.truncate(shared);
-                self.key.extend_from_slice(&d[p..ke]);
-                self.value = (ke, vlen);
-                self.cur = off;
-                self.next = ve;
-                while self.restart_index + 1 < self.block.num_restarts
-                    && self.block.restart(self.restart_index + 1) <= off
-                {
-                    self.restart_index += 1;
-                }
-                Ok(true)
-            }
-            _ => Err(self.corrupt(off)),
+        self.key.truncate(e.shared);
+        self.key.extend_from_slice(&self.block.data[e.key]);
+        self.value = (e.value.start, e.value.len());
+        self.cur = off;
+        self.next = e.value.end;
+        while self.restart_index + 1 < self.block.num_restarts
+            && self.block.restart(self.restart_index + 1) <= off
+        {
+            self.restart_index += 1;
         }
+        Ok(true)
     }
 
     fn seek_to_restart(&mut self, i: usize) {
         self.restart_index = i;
         self.key.clear();
         self.next = self.block.restart(i);
-    }
-
-    /// The key stored whole at restart point `i`.
-    fn restart_key(&self, i: usize) -> Result<&[u8]> {
-        let off = self.block.restart(i);
-        let d = &self.block.data[..self.block.restarts_offset];
-        let parse = || -> Option<&[u8]> {
-            let (shared, n1) = get_varint32(&d[off..])?;
-            let (unshared, n2) = get_varint32(&d[off + n1..])?;
-            let (_, n3) = get_varint32(&d[off + n1 + n2..])?;
-            if shared != 0 {
-                return None;
-            }
-            let start = off + n1 + n2 + n3;
-            d.get(start..start.checked_add(unshared as usize)?)
-        };
-        parse().ok_or_else(|| self.corrupt(off))
     }
 }
 
@@ -301,16 +362,10 @@ impl InternalIterator for BlockIter {
         Ok(())
     }
     fn seek(&mut self, target: &[u8]) -> Result<()> {
-        // Last restart point whose key is < target.
-        let (mut lo, mut hi) = (0usize, self.block.num_restarts - 1);
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            if (self.cmp)(self.restart_key(mid)?, target) == Ordering::Less {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
+        let lo = self
+            .block
+            .restart_before(target, self.cmp)
+            .map_err(|off| self.corrupt(off))?;
         self.seek_to_restart(lo);
         while self.parse_next()? {
             if (self.cmp)(&self.key, target) != Ordering::Less {
@@ -400,6 +455,30 @@ mod tests {
     }
 
     #[test]
+    fn seek_point_agrees_with_the_iterator() {
+        let cmp: fn(&[u8], &[u8]) -> Ordering = |a, b| a.cmp(b);
+        let mut key = Vec::new();
+        for interval in [1, 3, 16] {
+            let b = build(100, interval);
+            let mut i = it(&b);
+            for t in 0..205 {
+                let target = format!("key{t:04}");
+                i.seek(target.as_bytes()).unwrap();
+                let got = b
+                    .seek_point(target.as_bytes(), cmp, &mut key, Path::new("t"), 0)
+                    .unwrap();
+                match got {
+                    Some(v) => {
+                        assert!(i.valid(), "{target}");
+                        assert_eq!((&key[..], &v[..]), (i.key(), i.value()), "{target}");
+                    }
+                    None => assert!(!i.valid(), "{target}"),
+                }
+            }
+        }
+    }
+
+    #[test]
     fn bad_blocks_are_errors_not_panics() {
         let b = build(20, 4);
         let raw = b.data.to_vec();
@@ -415,6 +494,13 @@ mod tests {
             let mut r = raw.clone();
             r[pos] ^= 0xff;
             if let Ok(blk) = Block::new(Bytes::from(r), Path::new("t"), 0) {
+                let _ = blk.seek_point(
+                    b"key0020",
+                    |a, b| a.cmp(b),
+                    &mut Vec::new(),
+                    Path::new("t"),
+                    0,
+                );
                 let mut i = it(&blk);
                 if i.seek_to_first().is_ok() {
                     while i.valid() && i.next().is_ok() {}
