@@ -5,6 +5,7 @@
 #
 #   scripts/bench_compare.sh [NUM]        # default 1000000 keys per fill
 #   ENGINES=stratakv,fjall scripts/bench_compare.sh 100000
+#   SETS=small-1t,ycsb-2t scripts/bench_compare.sh    # only these sets
 #
 # Needs libclang (Debian: libclang-dev) for RocksDB's bindings; the first build of RocksDB
 # takes 20+ minutes on 2 cores (keep it: CARGO_TARGET_DIR=/some/dir reuses that build).
@@ -14,6 +15,7 @@ cd "$(dirname "$0")/.."
 NUM=${1:-1000000}
 FEATURES=${FEATURES:-fjall,sled,redb,rocksdb}
 ENGINES=${ENGINES:-}
+SETS=${SETS:-}
 OUT=docs/bench
 mkdir -p "$OUT"
 cargo build --release -p stratakv-compare --features "$FEATURES"
@@ -24,6 +26,7 @@ if [ -n "$ENGINES" ]; then engines_arg=(--engines "$ENGINES"); fi
 # run NAME KEYS ARGS...: one set, KEYS keys per fill.
 run() {
   local name=$1 num=$2; shift 2
+  if [ -n "$SETS" ] && [[ ",$SETS," != *",$name,"* ]]; then return; fi
   echo "== $name" >&2
   {
     echo "## $name"

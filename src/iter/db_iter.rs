@@ -4,6 +4,12 @@
 //! one-directional merges over the same pinned sources. Each cursor collapses the versions
 //! of a user key to the newest one visible at the snapshot and skips deletes. The iterator
 //! ends when the cursors meet.
+//!
+//! A key rewritten thousands of times (a hot counter) has thousands of versions in the
+//! memtable until a flush drops the shadowed ones. Stepping over them one by one made a
+//! short scan that crossed such a key cost milliseconds, so after [`SKIPS_BEFORE_SEEK`]
+//! versions of one key a cursor seeks past the rest instead (RocksDB's
+//! `max_sequential_skip_in_iterations`, also 8).
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -36,6 +42,9 @@ pub trait SourceFactory: Send + Sync {
         ))
     }
 }
+
+/// Versions of one user key a cursor steps over before it seeks past the rest.
+pub(crate) const SKIPS_BEFORE_SEEK: usize = 8;
 
 struct Cursor {
     merge: MergingIter,
@@ -148,6 +157,9 @@ impl Iter {
         let Some(c) = self.front.as_mut() else {
             return Ok(None);
         };
+        // The user key whose versions newer than the snapshot are being stepped over, and
+        // how many have been.
+        let mut newer: (Vec<u8>, usize) = (Vec::new(), 0);
         while !c.done && c.merge.valid() {
             let Some((uk, s, kind)) = parse_internal_key(c.merge.key()) else {
                 return Err(crate::Error::corruption(
@@ -156,6 +168,21 @@ impl Iter {
                     "malformed internal key",
                 ));
             };
+            if s > seq && above_lower(lower, uk) {
+                if newer.0 != uk {
+                    newer = (uk.to_vec(), 0);
+                }
+                newer.1 += 1;
+                if newer.1 >= SKIPS_BEFORE_SEEK {
+                    // Straight to the newest version the snapshot sees (or the next key).
+                    let target = make_internal_key(uk, seq, KIND_FOR_SEEK);
+                    newer.1 = 0;
+                    c.merge.position(Some(&target))?;
+                } else {
+                    c.merge.advance()?;
+                }
+                continue;
+            }
             if s > seq || !above_lower(lower, uk) {
                 c.merge.advance()?;
                 continue;
@@ -169,10 +196,17 @@ impl Iter {
                 Kind::Pointer => Some(factory.resolve(c.merge.value())?),
                 Kind::Delete => None,
             };
-            // Skip the older versions of this key.
+            // Skip the older versions of this key: step over a few, then seek past the rest
+            // (to the last possible entry of the key, sequence 0 and the smallest kind).
             c.merge.advance()?;
+            let mut skipped = 0;
             while c.merge.valid() && crate::key::user_key(c.merge.key()) == &key[..] {
-                c.merge.advance()?;
+                skipped += 1;
+                if skipped == SKIPS_BEFORE_SEEK {
+                    c.merge.position(Some(&make_internal_key(&key, 0, 0)))?;
+                } else {
+                    c.merge.advance()?;
+                }
             }
             if let Some(v) = value {
                 return Ok(Some((key, v)));
@@ -210,6 +244,7 @@ impl Iter {
             // Going backward, a key's versions come oldest first: the last visible one seen
             // is the newest visible.
             let mut newest: Option<(Kind, Bytes)> = None;
+            let mut stepped = 0;
             while c.merge.valid() {
                 let Some((k, s, kind)) = parse_internal_key(c.merge.key()) else {
                     return Err(crate::Error::corruption(
@@ -219,6 +254,15 @@ impl Iter {
                     ));
                 };
                 if k != &key[..] {
+                    break;
+                }
+                stepped += 1;
+                if stepped > SKIPS_BEFORE_SEEK {
+                    // Many versions: look the newest visible one up with a forward seek, then
+                    // seek the back cursor to before the key's first (newest) version.
+                    newest = newest_visible(&**factory, &key, seq)?;
+                    let before = make_internal_key(&key, SEQNO_MAX, KIND_FOR_SEEK);
+                    c.merge.position(Some(&before))?;
                     break;
                 }
                 if s <= seq {
@@ -240,6 +284,29 @@ impl Iter {
         }
         c.done = true;
         Ok(None)
+    }
+}
+
+/// The newest version of `key` with a sequence number at most `seq`, through a fresh
+/// forward merge over `factory`'s sources.
+fn newest_visible(
+    factory: &dyn SourceFactory,
+    key: &[u8],
+    seq: u64,
+) -> Result<Option<(Kind, Bytes)>> {
+    let mut m = MergingIter::new(factory.sources(), Direction::Forward);
+    m.position(Some(&make_internal_key(key, seq, KIND_FOR_SEEK)))?;
+    if !m.valid() {
+        return Ok(None);
+    }
+    match parse_internal_key(m.key()) {
+        Some((uk, _, kind)) if uk == key => Ok(Some((kind, m.value_bytes()))),
+        Some(_) => Ok(None),
+        None => Err(crate::Error::corruption(
+            "(iterator)",
+            0,
+            "malformed internal key",
+        )),
     }
 }
 
