@@ -21,7 +21,7 @@ fn collect(it: impl Iterator<Item = stratakv::Result<(Bytes, Bytes)>>) -> Entrie
 /// Version `i` of the hot key: long ones go to the value log (its threshold is 64 bytes).
 fn version(i: usize) -> Vec<u8> {
     let v = format!("v{i}");
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         format!("{v:>100}").into_bytes()
     } else {
         v.into_bytes()
