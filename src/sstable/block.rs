@@ -207,41 +207,6 @@ impl Block {
         Ok(lo)
     }
 
-    /// Point lookup without an iterator: finds the first entry whose key is not less than
-    /// `target`, leaves its key in `key` and returns its value (`None` when every key is
-    /// less). Once `key` has grown, nothing is allocated.
-    ///
-    /// # Errors
-    ///
-    /// A malformed entry: corruption naming `file` and the entry's offset (`offset` is the
-    /// block's).
-    pub fn seek_point(
-        &self,
-        target: &[u8],
-        cmp: fn(&[u8], &[u8]) -> Ordering,
-        key: &mut Vec<u8>,
-        file: &Path,
-        offset: u64,
-    ) -> Result<Option<Bytes>> {
-        let corrupt =
-            |at: usize| Error::corruption(file, offset + at as u64, "malformed block entry");
-        let mut off = self.restart(self.restart_before(target, cmp).map_err(corrupt)?);
-        key.clear();
-        while off < self.restarts_offset {
-            let e = self
-                .entry_at(off)
-                .filter(|e| e.shared <= key.len())
-                .ok_or_else(|| corrupt(off))?;
-            key.truncate(e.shared);
-            key.extend_from_slice(&self.data[e.key]);
-            if cmp(key, target) != Ordering::Less {
-                return Ok(Some(self.data.slice(e.value)));
-            }
-            off = e.value.end;
-        }
-        Ok(None)
-    }
-
     /// Bytes of the block.
     pub fn size(&self) -> usize {
         self.data.len()
@@ -455,30 +420,6 @@ mod tests {
     }
 
     #[test]
-    fn seek_point_agrees_with_the_iterator() {
-        let cmp: fn(&[u8], &[u8]) -> Ordering = |a, b| a.cmp(b);
-        let mut key = Vec::new();
-        for interval in [1, 3, 16] {
-            let b = build(100, interval);
-            let mut i = it(&b);
-            for t in 0..205 {
-                let target = format!("key{t:04}");
-                i.seek(target.as_bytes()).unwrap();
-                let got = b
-                    .seek_point(target.as_bytes(), cmp, &mut key, Path::new("t"), 0)
-                    .unwrap();
-                match got {
-                    Some(v) => {
-                        assert!(i.valid(), "{target}");
-                        assert_eq!((&key[..], &v[..]), (i.key(), i.value()), "{target}");
-                    }
-                    None => assert!(!i.valid(), "{target}"),
-                }
-            }
-        }
-    }
-
-    #[test]
     fn bad_blocks_are_errors_not_panics() {
         let b = build(20, 4);
         let raw = b.data.to_vec();
@@ -494,13 +435,6 @@ mod tests {
             let mut r = raw.clone();
             r[pos] ^= 0xff;
             if let Ok(blk) = Block::new(Bytes::from(r), Path::new("t"), 0) {
-                let _ = blk.seek_point(
-                    b"key0020",
-                    |a, b| a.cmp(b),
-                    &mut Vec::new(),
-                    Path::new("t"),
-                    0,
-                );
                 let mut i = it(&blk);
                 if i.seek_to_first().is_ok() {
                     while i.valid() && i.next().is_ok() {}

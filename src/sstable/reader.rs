@@ -324,23 +324,21 @@ impl Table {
             }
             let h = r.index.handle(i);
             let block = self.read_data_block(&*r.file, h, false)?;
-            POINT_KEY.with_borrow_mut(|key| {
-                let Some(value) =
-                    block.seek_point(lookup, compare_internal, key, &self.path, h.offset)?
-                else {
-                    return Ok(Lookup::Absent);
-                };
-                let (uk, _, kind) = parse_internal_key(key).ok_or_else(|| {
-                    Error::corruption(&*self.path, h.offset, "malformed internal key")
-                })?;
-                if uk != user_key(lookup) {
-                    return Ok(Lookup::Absent);
-                }
-                Ok(match kind {
-                    Kind::Put => Lookup::Value(value),
-                    Kind::Pointer => Lookup::Pointer(value),
-                    Kind::Delete => Lookup::Deleted,
-                })
+            let mut it = block.iter(compare_internal, self.path.clone(), h.offset);
+            it.seek(lookup)?;
+            if !it.valid() {
+                return Ok(Lookup::Absent);
+            }
+            let (uk, _, kind) = parse_internal_key(it.key()).ok_or_else(|| {
+                Error::corruption(&*self.path, h.offset, "malformed internal key")
+            })?;
+            if uk != user_key(lookup) {
+                return Ok(Lookup::Absent);
+            }
+            Ok(match kind {
+                Kind::Put => Lookup::Value(it.value_bytes()),
+                Kind::Pointer => Lookup::Pointer(it.value_bytes()),
+                Kind::Delete => Lookup::Deleted,
             })
         })
     }
@@ -373,11 +371,6 @@ impl Table {
         it.verify_uncached = true;
         it
     }
-}
-
-thread_local! {
-    /// The key buffer of point lookups, reused so that a cached lookup allocates nothing.
-    static POINT_KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Iterates a table: the index picks a data block, the block iterator walks it.
