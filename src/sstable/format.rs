@@ -172,7 +172,10 @@ pub fn compress_block(raw: &[u8], c: Compression) -> (Vec<u8>, u8) {
         }
         Compression::Lz4 => {
             put_varint64(&mut out, raw.len() as u64);
-            out.extend_from_slice(&lz4_flex::block::compress(raw));
+            match lz4::block::compress(raw, None, false) {
+                Ok(v) => out.extend_from_slice(&v),
+                Err(_) => return (raw.to_vec(), compression_tag::NONE),
+            }
             compression_tag::LZ4
         }
         Compression::Zstd { level } => {
@@ -259,7 +262,11 @@ pub fn decompress(payload: Bytes, tag: u8) -> std::result::Result<Bytes, String>
                 .map_err(|e| format!("snappy: {e}"))?
         }
         compression_tag::LZ4 => {
-            lz4_flex::block::decompress(body, declared).map_err(|e| format!("lz4: {e}"))?
+            let mut out = vec![0; declared];
+            let n = lz4::block::decompress_to_buffer(body, Some(declared as i32), &mut out)
+                .map_err(|e| format!("lz4: {e}"))?;
+            out.truncate(n);
+            out
         }
         compression_tag::ZSTD => {
             zstd::bulk::decompress(body, declared).map_err(|e| format!("zstd: {e}"))?
