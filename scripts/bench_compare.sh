@@ -6,6 +6,7 @@
 #   scripts/bench_compare.sh [NUM]        # default 1000000 keys per fill
 #   ENGINES=stratakv,fjall scripts/bench_compare.sh 100000
 #   SETS=small-1t,ycsb-2t scripts/bench_compare.sh    # only these sets
+#   STAMP=2026-11-21-pm scripts/bench_compare.sh     # name the files (default: the date)
 #
 # Needs libclang (Debian: libclang-dev) for RocksDB's bindings; the first build of RocksDB
 # takes 20+ minutes on 2 cores (keep it: CARGO_TARGET_DIR=/some/dir reuses that build).
@@ -20,7 +21,7 @@ OUT=docs/bench
 mkdir -p "$OUT"
 cargo build --release -p stratakv-compare --features "$FEATURES"
 BIN=${CARGO_TARGET_DIR:-target}/release/stratakv-compare
-stamp=$(date +%Y-%m-%d)
+stamp=${STAMP:-$(date +%Y-%m-%d)}
 engines_arg=()
 if [ -n "$ENGINES" ]; then engines_arg=(--engines "$ENGINES"); fi
 # run NAME KEYS ARGS...: one set, KEYS keys per fill.
