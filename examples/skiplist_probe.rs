@@ -18,7 +18,11 @@ fn main() {
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
             let k = format!("{:016}", x % 1_000_000);
-            l.insert(&[k.as_bytes(), &i.to_le_bytes()], &v, key_hash(k.as_bytes()));
+            l.insert(
+                &[k.as_bytes(), &i.to_le_bytes()],
+                &v,
+                key_hash(k.as_bytes()),
+            );
         }
         println!(
             "value {vlen}: {:.0} ns/insert",
