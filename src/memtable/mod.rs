@@ -211,6 +211,26 @@ mod tests {
             assert_eq!(get(i, SEQNO_MAX), latest, "key {i} latest");
         }
         assert_eq!(get(5000, SEQNO_MAX), Lookup::Absent);
+        // Keys the index took before it filled are written again: their slots must move to
+        // the new versions, or reads would answer with the old ones.
+        let base = 20_000u64;
+        for i in 0..5000u32 {
+            m.add(base + u64::from(i), Kind::Put, &key(i), b"again");
+        }
+        for i in 0..5000u32 {
+            let again = Lookup::Value(Bytes::from_static(b"again"));
+            assert_eq!(get(i, SEQNO_MAX), again, "key {i} rewritten");
+            let before = if i % 3 == 0 {
+                Lookup::Deleted
+            } else {
+                Lookup::Value(Bytes::copy_from_slice(&i.to_le_bytes()))
+            };
+            assert_eq!(
+                get(i, base + u64::from(i) - 1),
+                before,
+                "key {i} before the rewrite"
+            );
+        }
     }
 
     #[test]

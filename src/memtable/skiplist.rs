@@ -138,8 +138,7 @@ impl Writer {
 }
 
 /// The order of a list's keys. A type parameter rather than a function pointer, so that
-/// the comparison inlines into the search loops (an indirect call per node visited cost
-/// ~8% of a memtable-bound read-modify-write).
+/// the comparison inlines into the search loops.
 pub trait KeyOrder: 'static {
     /// Compares two entry keys.
     fn compare(a: &[u8], b: &[u8]) -> CmpOrdering;
@@ -193,12 +192,17 @@ pub enum Indexed {
 /// low 48 bits and 16 bits of the hash above it, so probes skip other groups without
 /// touching their nodes; 0 is empty. Only the writer (under the list's mutex) stores into
 /// slots, after the node is linked; readers `Acquire`-load them. When a probe run grows
-/// past [`INDEX_PROBES_MAX`], the table passes 3/4 full, or an address needs more than 48
-/// bits, the index stops taking new groups and says `Unknown` for groups it lacks.
+/// past [`INDEX_PROBES_MAX`] or the table passes 3/4 full, the index stops taking new
+/// groups (it still moves the slots of groups it holds to their newest node) and says
+/// `Unknown` for groups it lacks. A node address wider than 48 bits disables it.
 struct PointIndex {
     slots: Box<[AtomicU64]>,
     used: AtomicUsize,
+    /// Every group in the list has a slot (so a group without one is absent).
     complete: AtomicBool,
+    /// A node's address did not fit 48 bits; the index may hold stale slots and is never
+    /// consulted again.
+    disabled: AtomicBool,
 }
 
 /// Asks the CPU to start loading `x`'s cache line.
@@ -228,6 +232,7 @@ impl PointIndex {
             slots: (0..n).map(|_| AtomicU64::new(0)).collect(),
             used: AtomicUsize::new(0),
             complete: AtomicBool::new(n > 0),
+            disabled: AtomicBool::new(n == 0),
         }
     }
 
@@ -394,12 +399,14 @@ impl<O: KeyOrder> SkipList<O> {
     /// Called by the writer, under the mutex, after `node` is linked.
     fn index_insert(&self, node: *mut Node, hash: u64) {
         let ix = &self.index;
-        if !ix.complete.load(Ordering::Relaxed) {
+        if ix.disabled.load(Ordering::Relaxed) {
             return;
         }
         let addr = node as u64;
         if addr & !INDEX_ADDR_MASK != 0 {
-            ix.complete.store(false, Ordering::Relaxed);
+            // The group's slot (if any) would go stale: stop using the index. Readers that
+            // can see this node's sequence number see the flag (published before it).
+            ix.disabled.store(true, Ordering::Relaxed);
             return;
         }
         let tag = PointIndex::tag(hash);
@@ -409,6 +416,11 @@ impl<O: KeyOrder> SkipList<O> {
         for slot in ix.probes(hash) {
             let cur = slot.load(Ordering::Relaxed);
             if cur == 0 {
+                // Groups never leave the table, so an empty slot ends the group's run: it has
+                // no slot. Give it one unless the table stopped taking groups or is full.
+                if !ix.complete.load(Ordering::Relaxed) {
+                    return;
+                }
                 if (ix.used.load(Ordering::Relaxed) + 1) * 4 > ix.slots.len() * 3 {
                     break;
                 }
@@ -440,7 +452,7 @@ impl<O: KeyOrder> SkipList<O> {
         // snapshot, so missing it is right; `complete` going false later only means the
         // probe below may miss groups inserted since, which are likewise too new.
         let complete = ix.complete.load(Ordering::Acquire);
-        if ix.slots.is_empty() {
+        if ix.disabled.load(Ordering::Acquire) {
             return Indexed::Unknown;
         }
         let tag = PointIndex::tag(hash);
