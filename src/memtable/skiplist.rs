@@ -148,22 +148,6 @@ pub trait KeyOrder: 'static {
     fn group(key: &[u8]) -> &[u8];
 }
 
-/// Plain byte order.
-#[derive(Debug)]
-pub struct Bytewise;
-
-impl KeyOrder for Bytewise {
-    #[inline]
-    fn compare(a: &[u8], b: &[u8]) -> CmpOrdering {
-        a.cmp(b)
-    }
-
-    #[inline]
-    fn group(key: &[u8]) -> &[u8] {
-        key
-    }
-}
-
 /// The skiplist. Keys are unique byte strings ordered by `O`.
 pub struct SkipList<O: KeyOrder> {
     head: *mut Node,
@@ -264,12 +248,6 @@ impl<O: KeyOrder> std::fmt::Debug for SkipList<O> {
             .field("len", &self.len())
             .field("memory_bytes", &self.memory_bytes())
             .finish()
-    }
-}
-
-impl<O: KeyOrder> Default for SkipList<O> {
-    fn default() -> Self {
-        Self::new(0)
     }
 }
 
@@ -645,6 +623,18 @@ mod tests {
     use super::*;
     use crate::sstable::filter::key_hash;
     use std::sync::Arc;
+
+    /// Plain byte order.
+    struct Bytewise;
+
+    impl KeyOrder for Bytewise {
+        fn compare(a: &[u8], b: &[u8]) -> CmpOrdering {
+            a.cmp(b)
+        }
+        fn group(key: &[u8]) -> &[u8] {
+            key
+        }
+    }
 
     fn list() -> SkipList<Bytewise> {
         SkipList::new(1024)
