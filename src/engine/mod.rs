@@ -21,6 +21,7 @@ mod vlog;
 mod write;
 
 use std::collections::{BTreeMap, VecDeque};
+use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
@@ -31,7 +32,9 @@ use bytes::Bytes;
 use crate::error::{Error, Result};
 use crate::fs::FileSystem;
 use crate::iter::db_iter::SourceFactory;
+use crate::iter::level::{overlaps, tables_within, LevelIter};
 use crate::iter::InternalIterator;
+use crate::key::user_key;
 use crate::limits::{KEY_LEN_MAX_BYTES, KEY_LEN_MIN_BYTES};
 use crate::manifest::{Version, VersionSet};
 use crate::memtable::Memtable;
@@ -53,14 +56,31 @@ pub(crate) struct SuperVersion {
 }
 
 impl SourceFactory for SuperVersion {
-    fn sources(&self) -> Vec<Box<dyn InternalIterator>> {
+    /// The memtables, each level-0 table that overlaps the bounds, and one
+    /// [`LevelIter`] per deeper level over its tables that do.
+    fn sources(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Vec<Box<dyn InternalIterator>> {
         let mut v: Vec<Box<dyn InternalIterator>> = Vec::new();
         v.push(Box::new(self.mem.iter()));
         for m in &self.imms {
             v.push(Box::new(m.iter()));
         }
-        for f in self.version.all_files() {
-            v.push(Box::new(f.table.iter()));
+        for (level, files) in self.version.levels.iter().enumerate() {
+            if level == 0 {
+                for f in files {
+                    if overlaps(user_key(&f.smallest), user_key(&f.largest), lower, upper) {
+                        v.push(Box::new(f.table.iter()));
+                    }
+                }
+            } else {
+                let tables = tables_within(files, lower, upper);
+                if !tables.is_empty() {
+                    v.push(Box::new(LevelIter::new(
+                        self.version.clone(),
+                        level,
+                        tables,
+                    )));
+                }
+            }
         }
         v
     }

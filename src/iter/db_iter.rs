@@ -24,8 +24,9 @@ use crate::limits::SEQNO_MAX;
 
 /// Makes fresh source iterators over the pinned state, newest source first.
 pub trait SourceFactory: Send + Sync {
-    /// Fresh, unpositioned iterators over every source.
-    fn sources(&self) -> Vec<Box<dyn InternalIterator>>;
+    /// Fresh, unpositioned iterators over every source that may hold user keys within the
+    /// bounds (sources wholly outside them may be left out).
+    fn sources(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Vec<Box<dyn InternalIterator>>;
 
     /// The value a value-log handle (the value of a `Kind::Pointer` entry) points at.
     ///
@@ -86,6 +87,10 @@ pub(crate) fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
     }
 }
 
+fn as_slices(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+    b.as_ref().map(Vec::as_slice)
+}
+
 pub(crate) fn above_lower(lower: &Bound<Vec<u8>>, k: &[u8]) -> bool {
     match lower {
         Bound::Included(l) => k >= l.as_slice(),
@@ -124,7 +129,10 @@ impl Iter {
     }
 
     fn open_front(&mut self) -> Result<Cursor> {
-        let mut merge = MergingIter::new(self.factory.sources(), Direction::Forward);
+        let sources = self
+            .factory
+            .sources(as_slices(&self.lower), as_slices(&self.upper));
+        let mut merge = MergingIter::new(sources, Direction::Forward);
         match &self.lower {
             Bound::Included(l) | Bound::Excluded(l) => {
                 merge.position(Some(&make_internal_key(l, self.seq, KIND_FOR_SEEK)))?
@@ -135,7 +143,10 @@ impl Iter {
     }
 
     fn open_back(&mut self) -> Result<Cursor> {
-        let mut merge = MergingIter::new(self.factory.sources(), Direction::Backward);
+        let sources = self
+            .factory
+            .sources(as_slices(&self.lower), as_slices(&self.upper));
+        let mut merge = MergingIter::new(sources, Direction::Backward);
         match &self.upper {
             // The last possible entry of `u`: sequence 0, the smallest kind.
             Bound::Included(u) => merge.position(Some(&make_internal_key(u, 0, 0)))?,
@@ -294,7 +305,8 @@ fn newest_visible(
     key: &[u8],
     seq: u64,
 ) -> Result<Option<(Kind, Bytes)>> {
-    let mut m = MergingIter::new(factory.sources(), Direction::Forward);
+    let only = Bound::Included(key);
+    let mut m = MergingIter::new(factory.sources(only, only), Direction::Forward);
     m.position(Some(&make_internal_key(key, seq, KIND_FOR_SEEK)))?;
     if !m.valid() {
         return Ok(None);

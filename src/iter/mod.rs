@@ -6,6 +6,7 @@
 //! no merge ever has to switch direction.
 
 pub mod db_iter;
+pub mod level;
 pub mod merging;
 
 use bytes::Bytes;
