@@ -50,6 +50,9 @@ pub(crate) const SKIPS_BEFORE_SEEK: usize = 8;
 struct Cursor {
     merge: MergingIter,
     done: bool,
+    /// The cursor has passed the bound it starts from (the lower bound going forward, the
+    /// upper going backward): keys only move away from it, so it is no longer checked.
+    entered: bool,
 }
 
 /// A double-ended iterator over `(key, value)` pairs in byte order.
@@ -63,8 +66,9 @@ pub struct Iter {
     upper: Bound<Vec<u8>>,
     front: Option<Cursor>,
     back: Option<Cursor>,
-    last_front: Option<Bytes>,
-    last_back: Option<Bytes>,
+    /// The last key each end returned (a reused buffer), for telling when they meet.
+    last_front: Option<Vec<u8>>,
+    last_back: Option<Vec<u8>>,
     finished: bool,
 }
 
@@ -139,7 +143,11 @@ impl Iter {
             }
             Bound::Unbounded => merge.position(None)?,
         }
-        Ok(Cursor { merge, done: false })
+        Ok(Cursor {
+            merge,
+            done: false,
+            entered: false,
+        })
     }
 
     fn open_back(&mut self) -> Result<Cursor> {
@@ -156,7 +164,11 @@ impl Iter {
             }
             Bound::Unbounded => merge.position(None)?,
         }
-        Ok(Cursor { merge, done: false })
+        Ok(Cursor {
+            merge,
+            done: false,
+            entered: false,
+        })
     }
 
     fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
@@ -179,7 +191,10 @@ impl Iter {
                     "malformed internal key",
                 ));
             };
-            if s > seq && above_lower(lower, uk) {
+            if !c.entered {
+                c.entered = above_lower(lower, uk);
+            }
+            if s > seq && c.entered {
                 if newer.0 != uk {
                     newer = (uk.to_vec(), 0);
                 }
@@ -194,7 +209,7 @@ impl Iter {
                 }
                 continue;
             }
-            if s > seq || !above_lower(lower, uk) {
+            if s > seq || !c.entered {
                 c.merge.advance()?;
                 continue;
             }
@@ -244,7 +259,10 @@ impl Iter {
                     "malformed internal key",
                 ));
             };
-            if !below_upper(upper, uk) {
+            if !c.entered {
+                c.entered = below_upper(upper, uk);
+            }
+            if !c.entered {
                 c.merge.advance()?;
                 continue;
             }
@@ -322,6 +340,13 @@ fn newest_visible(
     }
 }
 
+/// Stores `k` in `slot`, reusing its buffer.
+fn remember(slot: &mut Option<Vec<u8>>, k: &[u8]) {
+    let buf = slot.get_or_insert_with(Vec::new);
+    buf.clear();
+    buf.extend_from_slice(k);
+}
+
 impl Iterator for Iter {
     type Item = Result<(Bytes, Bytes)>;
 
@@ -331,11 +356,11 @@ impl Iterator for Iter {
         }
         match self.step_front() {
             Ok(Some((k, v))) => {
-                if self.last_back.as_ref().is_some_and(|b| k >= *b) {
+                if self.last_back.as_ref().is_some_and(|b| k[..] >= b[..]) {
                     self.finished = true;
                     return None;
                 }
-                self.last_front = Some(k.clone());
+                remember(&mut self.last_front, &k);
                 Some(Ok((k, v)))
             }
             Ok(None) => {
@@ -357,11 +382,11 @@ impl DoubleEndedIterator for Iter {
         }
         match self.step_back() {
             Ok(Some((k, v))) => {
-                if self.last_front.as_ref().is_some_and(|f| k <= *f) {
+                if self.last_front.as_ref().is_some_and(|f| k[..] <= f[..]) {
                     self.finished = true;
                     return None;
                 }
-                self.last_back = Some(k.clone());
+                remember(&mut self.last_back, &k);
                 Some(Ok((k, v)))
             }
             Ok(None) => {

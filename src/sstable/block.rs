@@ -228,7 +228,6 @@ impl Block {
             next: self.restarts_offset,
             key: Vec::new(),
             value: (0, 0),
-            restart_index: 0,
         }
     }
 }
@@ -254,7 +253,6 @@ pub struct BlockIter {
     next: usize,
     key: Vec<u8>,
     value: (usize, usize),
-    restart_index: usize,
 }
 
 impl BlockIter {
@@ -287,16 +285,10 @@ impl BlockIter {
         self.value = (e.value.start, e.value.len());
         self.cur = off;
         self.next = e.value.end;
-        while self.restart_index + 1 < self.block.num_restarts
-            && self.block.restart(self.restart_index + 1) <= off
-        {
-            self.restart_index += 1;
-        }
         Ok(true)
     }
 
     fn seek_to_restart(&mut self, i: usize) {
-        self.restart_index = i;
         self.key.clear();
         self.next = self.block.restart(i);
     }
@@ -349,14 +341,22 @@ impl InternalIterator for BlockIter {
     fn prev(&mut self) -> Result<()> {
         debug_assert!(self.valid());
         let original = self.cur;
-        while self.block.restart(self.restart_index) >= original {
-            if self.restart_index == 0 {
-                self.invalidate();
-                return Ok(());
+        // The last restart point before the current entry (binary search: restart offsets
+        // rise), then forward from it to the entry just before.
+        let (mut lo, mut hi) = (0, self.block.num_restarts);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.block.restart(mid) < original {
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
-            self.restart_index -= 1;
         }
-        self.seek_to_restart(self.restart_index);
+        let Some(r) = lo.checked_sub(1) else {
+            self.invalidate();
+            return Ok(());
+        };
+        self.seek_to_restart(r);
         while self.parse_next()? && self.next < original {}
         Ok(())
     }
