@@ -152,5 +152,7 @@ fn pipelined_fsyncs_make_every_acknowledged_sync_write_durable() {
             "acknowledged sync write {k} lost"
         );
     }
-    assert!(db.stats().wal_syncs < 8 * 100, "fsyncs were shared");
+    // How many fsyncs were shared depends on how the threads were scheduled (on a loaded
+    // machine they may not overlap at all): `sync_writers_share_fsyncs`, with a slow
+    // fsync, checks the sharing.
 }
