@@ -9,7 +9,8 @@
 //!   older) and the L1 tables overlapping them; never two at once.
 //! - Ln -> Ln+1 takes the one table whose overlap below is smallest relative to its size
 //!   (RocksDB's min-overlapping-ratio), and the overlapping tables of Ln+1.
-//! - A lone table overlapping nothing below moves down by a manifest edit alone.
+//! - Inputs overlapping nothing below and one another (one table, or level-0 tables of
+//!   sequential writes) move down by a manifest edit alone.
 //!
 //! A task never includes a table that a running task holds; ranges of a level never cover
 //! part of one user key's versions (outputs are cut between user keys), so overlap by user
@@ -57,7 +58,8 @@ pub struct Task {
     pub inputs: Vec<Arc<FileMeta>>,
     /// Tables taken from `output_level`.
     pub next_inputs: Vec<Arc<FileMeta>>,
-    /// Move the single input down without rewriting it.
+    /// Move the inputs down without rewriting them (they overlap nothing below and not
+    /// one another).
     pub trivial_move: bool,
     /// No level below `output_level` holds data in the task's range: tombstones that no
     /// snapshot needs can be dropped.
@@ -98,6 +100,15 @@ fn range(files: &[Arc<FileMeta>]) -> (&[u8], &[u8]) {
         .max()
         .unwrap_or_default();
     (lo, hi)
+}
+
+/// True when no two of `files` share a user key.
+fn disjoint(files: &[Arc<FileMeta>]) -> bool {
+    let mut by_start: Vec<&Arc<FileMeta>> = files.iter().collect();
+    by_start.sort_by(|a, b| user_key(&a.smallest).cmp(user_key(&b.smallest)));
+    by_start
+        .windows(2)
+        .all(|w| user_key(&w[0].largest) < user_key(&w[1].smallest))
 }
 
 /// Tables of a level overlapping the user-key range `[lo, hi]`.
@@ -172,7 +183,9 @@ pub fn task_for(
     if next_inputs.iter().any(|f| busy.contains(&f.number)) {
         return None;
     }
-    let trivial_move = next_inputs.is_empty() && inputs.len() == 1;
+    // Level-0 tables of sequential writes do not overlap one another: they all move down
+    // as they are, as a lone table does (RocksDB moves such level-0 tables too).
+    let trivial_move = next_inputs.is_empty() && disjoint(&inputs);
     // The outputs cover the next level's tables too, which may reach past the inputs.
     let all: Vec<Arc<FileMeta>> = inputs.iter().chain(&next_inputs).cloned().collect();
     let (lo, hi) = range(&all);
@@ -344,6 +357,34 @@ pub(crate) mod tests {
             t.trivial_move,
             "a lone L0 table overlapping nothing moves down"
         );
+    }
+
+    #[test]
+    fn disjoint_l0_tables_move_down_together() {
+        // Sequential writes: each flush holds later keys than the one before.
+        let l0 = vec![
+            file(4, 0, "g", "h", 10, 4),
+            file(3, 0, "e", "f", 10, 3),
+            file(2, 0, "c", "d", 10, 2),
+            file(1, 0, "a", "b", 10, 1),
+        ];
+        let l1 = vec![file(10, 1, "0", "1", 100, 0)];
+        let t = pick(
+            &version(vec![l0.clone(), l1.clone()]),
+            &opts(),
+            &HashSet::new(),
+        )
+        .unwrap();
+        assert!(t.trivial_move && t.next_inputs.is_empty() && t.inputs.len() == 4);
+        // Two tables sharing a key ("d") must be merged.
+        let mut touching = l0.clone();
+        touching[1] = file(3, 0, "d", "f", 10, 3);
+        let t = pick(&version(vec![touching, l1]), &opts(), &HashSet::new()).unwrap();
+        assert!(!t.trivial_move);
+        // Disjoint tables overlapping the level below are merged with it.
+        let below = vec![file(10, 1, "a", "a", 100, 0)];
+        let t = pick(&version(vec![l0, below]), &opts(), &HashSet::new()).unwrap();
+        assert!(!t.trivial_move && t.next_inputs.len() == 1);
     }
 
     #[test]

@@ -58,12 +58,13 @@ impl Sim {
         while let Some(t) = pick(&self.version, o, &HashSet::new()) {
             let gone: HashSet<u64> = t.file_numbers().collect();
             if t.trivial_move {
-                let f = &t.inputs[0];
-                let keys = self.keys.remove(&f.number).unwrap_or_default();
-                self.version.levels[t.level].retain(|x| x.number != f.number);
-                let written = self.written;
-                self.add_file(t.output_level, keys);
-                self.written = written; // a move writes nothing
+                for f in &t.inputs {
+                    let keys = self.keys.remove(&f.number).unwrap_or_default();
+                    self.version.levels[t.level].retain(|x| x.number != f.number);
+                    let written = self.written;
+                    self.add_file(t.output_level, keys);
+                    self.written = written; // a move writes nothing
+                }
                 continue;
             }
             // Newer inputs win: next-level tables are older than the level's.

@@ -100,9 +100,13 @@ impl Engine {
             .map(|f| (f.level, f.number))
             .collect();
         if task.trivial_move {
-            let moved = Arc::new(task.inputs[0].at_level(task.output_level as u32));
+            let moved = task
+                .inputs
+                .iter()
+                .map(|f| Arc::new(f.at_level(task.output_level as u32)))
+                .collect();
             let mut st = lock(&self.state);
-            st.versions.log_and_apply(vec![moved], removed, None, 0)?;
+            st.versions.log_and_apply(moved, removed, None, 0)?;
             self.refresh_pressure(&mut st);
             self.install_sv(&st);
             drop(st);
@@ -110,8 +114,8 @@ impl Engine {
             Counters::add(&self.counters.trivial_moves, 1);
             tracing::debug!(
                 level = task.level,
-                table = task.inputs[0].number,
-                "table moved down without rewriting"
+                tables = task.inputs.len(),
+                "tables moved down without rewriting"
             );
             return Ok(());
         }
