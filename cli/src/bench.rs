@@ -380,14 +380,22 @@ fn txn_rmw(ctx: &mut Ctx, name: &str, hot: u64) -> Result<Row, Failure> {
     let n = ctx.args.num;
     let before = db.stats();
     let keyf = |i: u64| ctx.key(i);
+    let (vs, pool) = (ctx.args.value_size.max(8), ctx.pool.clone());
     let t = timed(name, n, ctx.args.threads, |i| {
         // Hashed, so that threads (which take interleaved indexes) share the hot keys.
         let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 8;
         let k = if hot == 0 { keyf(h % n) } else { keyf(h % hot) };
         db.update(|tx| {
-            let v = tx.get(&k)?;
-            let next = v.map_or(0, |v| v.len() as u64) + 1;
-            tx.put(&k, next.to_le_bytes())
+            // The record's first 8 bytes are a counter: it is read, incremented and written
+            // back in a record of the size (and the bytes) the fills write, so the write is
+            // the same as `overwrite`'s and the two compare.
+            let mut v = match tx.get(&k)? {
+                Some(v) if v.len() == vs => v.to_vec(),
+                _ => pool[..vs.min(pool.len())].to_vec(),
+            };
+            let count = u64::from_le_bytes(v[..8].try_into().expect("8 bytes"));
+            v[..8].copy_from_slice(&(count + 1).to_le_bytes());
+            tx.put(&k, v)
         })
     })?;
     let s = db.stats();
@@ -397,7 +405,7 @@ fn txn_rmw(ctx: &mut Ctx, name: &str, hot: u64) -> Result<Row, Failure> {
         name: name.into(),
         ops: n,
         secs: t.secs,
-        bytes: n * (ctx.args.key_size + 8) as u64,
+        bytes: n * (ctx.args.key_size + vs) as u64,
         hist: t.hist,
         note: format!(
             "{commits} commits, {conflicts} conflicts ({:.1}% of attempts aborted){}",
