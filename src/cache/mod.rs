@@ -67,6 +67,12 @@ impl BlockCache {
         })
     }
 
+    /// Drops every block of table `table` (once it is deleted nothing can read them, and
+    /// they would hold their place, frequency and all, until evicted).
+    pub fn forget_table(&self, table: u64) {
+        self.cache.retain(|&(file, _)| file != table);
+    }
+
     /// The cached value of the value-log record at `offset` in file `file`, or `load()`'s,
     /// which is then cached.
     ///
@@ -125,6 +131,30 @@ mod tests {
         let mut b = BlockBuilder::new(16);
         b.add(b"k", &vec![0u8; n]);
         Block::new(Bytes::from(b.finish()), Path::new("t"), 0).unwrap()
+    }
+
+    #[test]
+    fn a_forgotten_table_leaves_no_block_behind() {
+        let c = BlockCache::new(1 << 20);
+        for table in [1, 2, 3] {
+            for off in 0..10 {
+                c.get_or_load(table, off, || Ok(block(100))).unwrap();
+            }
+        }
+        assert_eq!(c.counters().entries, 30);
+        c.forget_table(2);
+        assert_eq!(c.counters().entries, 20);
+        let mut loads = 0;
+        for table in [1, 2, 3] {
+            for off in 0..10 {
+                c.get_or_load(table, off, || {
+                    loads += 1;
+                    Ok(block(100))
+                })
+                .unwrap();
+            }
+        }
+        assert_eq!(loads, 10, "only table 2's blocks were gone");
     }
 
     #[test]

@@ -465,6 +465,24 @@ impl<K: Hash + Eq, V: Clone> TinyLfu<K, V> {
         }
     }
 
+    /// Drops every entry whose key fails `keep` (a scan of the whole cache, one shard at a
+    /// time).
+    pub fn retain(&self, keep: impl Fn(&K) -> bool) {
+        for shard in self.shards.iter() {
+            let mut s = shard.0.lock().unwrap_or_else(|p| p.into_inner());
+            let doomed: Vec<u32> = s
+                .nodes
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.as_ref().is_some_and(|n| !keep(&n.key)))
+                .map(|(i, _)| i as u32)
+                .collect();
+            for i in doomed {
+                s.remove(i);
+            }
+        }
+    }
+
     /// Runs `f` on `key`'s shard under its lock (for callers that keep per-shard state in
     /// step with the cache, such as invalidation marks).
     pub fn with_shard_of<Q, R>(&self, key: &Q, f: impl FnOnce(&mut ShardView<'_, K, V>) -> R) -> R

@@ -78,6 +78,9 @@ impl Drop for Table {
         if let Some(fs) = self.obsolete.get() {
             // A failure leaves an orphan, which the next open deletes.
             let _ = fs.remove_file(&self.path);
+            if let Some(c) = &self.cache {
+                c.forget_table(self.id);
+            }
         }
     }
 }
