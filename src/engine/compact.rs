@@ -19,7 +19,8 @@ use super::{lock, Engine, State};
 use crate::compaction::picker::{self, PickerOptions, Task};
 use crate::compaction::run;
 use crate::error::Result;
-use crate::iter::db_iter::{above_lower, below_upper};
+use crate::iter::db_iter::as_slices;
+use crate::iter::level::overlaps;
 use crate::key::user_key;
 use crate::manifest::{FileMeta, VlogChange};
 use crate::stats::Counters;
@@ -201,11 +202,9 @@ impl Engine {
     }
 
     fn compact_range_paused(&self, lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> Result<()> {
-        // A table overlaps the range when its largest key is above the lower bound and its
-        // smallest below the upper one.
-        let in_range = |f: &Arc<FileMeta>| {
-            above_lower(lo, user_key(&f.largest)) && below_upper(hi, user_key(&f.smallest))
-        };
+        let (lower, upper) = (as_slices(lo), as_slices(hi));
+        let in_range =
+            |f: &Arc<FileMeta>| overlaps(user_key(&f.smallest), user_key(&f.largest), lower, upper);
         let v = lock(&self.state).versions.current();
         let deepest = v
             .levels

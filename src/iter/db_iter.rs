@@ -91,22 +91,25 @@ pub(crate) fn range_is_empty(lo: &Bound<Vec<u8>>, hi: &Bound<Vec<u8>>) -> bool {
     }
 }
 
-fn as_slices(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
+/// The bound with a borrowed key.
+pub(crate) fn as_slices(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
     b.as_ref().map(Vec::as_slice)
 }
 
-pub(crate) fn above_lower(lower: &Bound<Vec<u8>>, k: &[u8]) -> bool {
+/// True when `k` is within the lower bound.
+pub(crate) fn above_lower<B: AsRef<[u8]>>(lower: &Bound<B>, k: &[u8]) -> bool {
     match lower {
-        Bound::Included(l) => k >= l.as_slice(),
-        Bound::Excluded(l) => k > l.as_slice(),
+        Bound::Included(l) => k >= l.as_ref(),
+        Bound::Excluded(l) => k > l.as_ref(),
         Bound::Unbounded => true,
     }
 }
 
-pub(crate) fn below_upper(upper: &Bound<Vec<u8>>, k: &[u8]) -> bool {
+/// True when `k` is within the upper bound.
+pub(crate) fn below_upper<B: AsRef<[u8]>>(upper: &Bound<B>, k: &[u8]) -> bool {
     match upper {
-        Bound::Included(u) => k <= u.as_slice(),
-        Bound::Excluded(u) => k < u.as_slice(),
+        Bound::Included(u) => k <= u.as_ref(),
+        Bound::Excluded(u) => k < u.as_ref(),
         Bound::Unbounded => true,
     }
 }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::db_iter::{above_lower, below_upper};
 use super::InternalIterator;
 use crate::error::Result;
 use crate::key::{compare_internal, user_key};
@@ -25,17 +26,7 @@ pub(crate) fn overlaps(
     lower: Bound<&[u8]>,
     upper: Bound<&[u8]>,
 ) -> bool {
-    let above = match lower {
-        Bound::Included(l) => largest >= l,
-        Bound::Excluded(l) => largest > l,
-        Bound::Unbounded => true,
-    };
-    let below = match upper {
-        Bound::Included(u) => smallest <= u,
-        Bound::Excluded(u) => smallest < u,
-        Bound::Unbounded => true,
-    };
-    above && below
+    above_lower(&lower, largest) && below_upper(&upper, smallest)
 }
 
 /// The run of a sorted level's tables that may hold keys within the bounds.
@@ -44,22 +35,8 @@ pub(crate) fn tables_within(
     lower: Bound<&[u8]>,
     upper: Bound<&[u8]>,
 ) -> std::ops::Range<usize> {
-    let start = files.partition_point(|f| {
-        let largest = user_key(&f.largest);
-        match lower {
-            Bound::Included(l) => largest < l,
-            Bound::Excluded(l) => largest <= l,
-            Bound::Unbounded => false,
-        }
-    });
-    let end = files.partition_point(|f| {
-        let smallest = user_key(&f.smallest);
-        match upper {
-            Bound::Included(u) => smallest <= u,
-            Bound::Excluded(u) => smallest < u,
-            Bound::Unbounded => true,
-        }
-    });
+    let start = files.partition_point(|f| !above_lower(&lower, user_key(&f.largest)));
+    let end = files.partition_point(|f| below_upper(&upper, user_key(&f.smallest)));
     start..end.max(start)
 }
 
