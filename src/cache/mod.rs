@@ -68,9 +68,15 @@ impl BlockCache {
     }
 
     /// Drops every block of table `table` (once it is deleted nothing can read them, and
-    /// they would hold their place, frequency and all, until evicted).
+    /// they would hold their place, frequency and all, until evicted). This scans the whole
+    /// cache: [`BlockCache::forget_block`] per block is cheaper when the offsets are known.
     pub fn forget_table(&self, table: u64) {
         self.cache.retain(|&(file, _)| file != table);
+    }
+
+    /// Drops the block of table `table` at `offset`, if cached.
+    pub fn forget_block(&self, table: u64, offset: u64) {
+        self.cache.remove(&(table, offset));
     }
 
     /// The cached value of the value-log record at `offset` in file `file`, or `load()`'s,
@@ -144,6 +150,9 @@ mod tests {
         assert_eq!(c.counters().entries, 30);
         c.forget_table(2);
         assert_eq!(c.counters().entries, 20);
+        c.forget_block(3, 9);
+        assert_eq!(c.counters().entries, 19);
+        c.get_or_load(3, 9, || Ok(block(100))).unwrap();
         let mut loads = 0;
         for table in [1, 2, 3] {
             for off in 0..10 {

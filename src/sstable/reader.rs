@@ -79,7 +79,16 @@ impl Drop for Table {
             // A failure leaves an orphan, which the next open deletes.
             let _ = fs.remove_file(&self.path);
             if let Some(c) = &self.cache {
-                c.forget_table(self.id);
+                // By the index's offsets while the readers are open (nearly always); a
+                // scan of the whole cache otherwise.
+                match &*self.readers.load() {
+                    Some(r) => {
+                        for h in r.index.handles() {
+                            c.forget_block(self.id, h.offset);
+                        }
+                    }
+                    None => c.forget_table(self.id),
+                }
             }
         }
     }
