@@ -4,8 +4,9 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use stratakv::fs::MemFs;
 use stratakv::{Db, Options};
@@ -41,15 +42,18 @@ fn newer_writes_win_over_gc() {
     let fs = MemFs::new();
     let db = Db::open_with("/c", opts(&fs)).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    // Files GC has collected so far. Writers wait for the first collection halfway through,
+    // so the second half of the writes always races a GC that is moving values, on any
+    // schedule (on a fast machine the writers could otherwise finish before GC starts).
+    let collected = Arc::new(AtomicU64::new(0));
     let gc = {
-        let (db, stop) = (db.clone(), stop.clone());
+        let (db, stop, collected) = (db.clone(), stop.clone(), collected.clone());
         std::thread::spawn(move || {
-            let mut collected = 0;
             while !stop.load(Ordering::Relaxed) {
-                collected += db.vlog_gc().unwrap().files_collected;
+                let n = db.vlog_gc().unwrap().files_collected;
+                collected.fetch_add(n, Ordering::Relaxed);
                 db.compact().unwrap();
             }
-            collected
         })
     };
     let reader = {
@@ -72,9 +76,16 @@ fn newer_writes_win_over_gc() {
     };
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let db = db.clone();
+            let (db, collected) = (db.clone(), collected.clone());
             std::thread::spawn(move || {
                 for ver in 1..=VERSIONS {
+                    if ver == VERSIONS / 2 + 1 {
+                        let deadline = Instant::now() + Duration::from_secs(120);
+                        while collected.load(Ordering::Relaxed) == 0 {
+                            assert!(Instant::now() < deadline, "GC collected no file");
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                    }
                     for j in 0..KEYS_PER_WRITER {
                         let k = w * KEYS_PER_WRITER + j;
                         db.put(format!("key{k:05}"), value(k, ver)).unwrap();
@@ -87,9 +98,12 @@ fn newer_writes_win_over_gc() {
         w.join().unwrap();
     }
     stop.store(true, Ordering::Relaxed);
-    let collected = gc.join().unwrap();
+    gc.join().unwrap();
     reader.join().unwrap();
-    assert!(collected > 0, "GC ran while writers wrote");
+    assert!(
+        collected.load(Ordering::Relaxed) > 0,
+        "GC ran while writers wrote"
+    );
     let check = |db: &Db| {
         for k in 0..WRITERS * KEYS_PER_WRITER {
             let v = db.get(format!("key{k:05}")).unwrap().unwrap();
