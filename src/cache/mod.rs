@@ -29,6 +29,17 @@ enum Entry {
     Value(Bytes),
 }
 
+impl Entry {
+    /// Bytes charged for the entry.
+    fn weight(&self) -> u64 {
+        let bytes = match self {
+            Entry::Block(b) => b.size(),
+            Entry::Value(v) => v.len(),
+        };
+        bytes as u64 + ENTRY_OVERHEAD_BYTES
+    }
+}
+
 /// A byte-bounded cache of blocks and value-log values.
 pub struct BlockCache {
     cache: TinyLfu<(u64, u64), Entry>,
@@ -74,6 +85,24 @@ impl BlockCache {
         self.cache.retain(|&(file, _)| file != table);
     }
 
+    /// Offers the block a table builder just wrote at `offset` of table `table` (RocksDB's
+    /// `prepopulate_block_cache`): recent writes are often read soon, and a flush or a
+    /// compaction otherwise leaves every block of its outputs to miss once. The block
+    /// enters like any newcomer, unread: while the cache has room it stays; once the cache
+    /// is full it loses the admission contest against any block read since the frequency
+    /// sketch last aged (unless a sketch collision overcounts it), so it displaces what
+    /// readers use only in that rare case.
+    pub fn offer_block(&self, table: u64, offset: u64, block: Block) {
+        let entry = Entry::Block(block);
+        let weight = entry.weight();
+        self.cache.insert((table, offset), entry, weight);
+    }
+
+    /// True when the block of table `table` at `offset` is cached (counts as no access).
+    pub fn contains_block(&self, table: u64, offset: u64) -> bool {
+        self.cache.contains(&(table, offset))
+    }
+
     /// Drops the block of table `table` at `offset`, if cached.
     pub fn forget_block(&self, table: u64, offset: u64) {
         self.cache.remove(&(table, offset));
@@ -111,11 +140,7 @@ impl BlockCache {
         }
         let v = load()?;
         let entry = wrap(v.clone());
-        let weight = match &entry {
-            Entry::Block(b) => b.size(),
-            Entry::Value(v) => v.len(),
-        } as u64
-            + ENTRY_OVERHEAD_BYTES;
+        let weight = entry.weight();
         self.cache.insert(key, entry, weight);
         Ok(v)
     }
@@ -164,6 +189,43 @@ mod tests {
             }
         }
         assert_eq!(loads, 10, "only table 2's blocks were gone");
+    }
+
+    #[test]
+    fn offered_blocks_fill_room_but_displace_read_ones_only_by_sketch_collisions() {
+        // Blocks of the size the cache's frequency sketch is dimensioned for.
+        let c = BlockCache::new(2 << 20);
+        for off in 0..100 {
+            c.offer_block(1, off, block(4000));
+        }
+        assert!(
+            (0..100).all(|off| c.contains_block(1, off)),
+            "kept while there is room"
+        );
+        assert_eq!(c.counters().hits + c.counters().misses, 0, "no access");
+        // Fill the cache with blocks read twice, past its capacity.
+        for off in 0..700 {
+            for _ in 0..2 {
+                c.get_or_load(2, off, || Ok(block(4000))).unwrap();
+            }
+        }
+        let read: Vec<u64> = (0..700).filter(|&o| c.contains_block(2, o)).collect();
+        assert!(read.len() > 400, "{} read blocks cached", read.len());
+        for off in 0..700 {
+            c.offer_block(3, off, block(4000));
+        }
+        // An offered block wins a contest only when the sketch overcounts it.
+        let kept = read.iter().filter(|&&o| c.contains_block(2, o)).count();
+        assert!(
+            kept * 10 >= read.len() * 9,
+            "{kept} of {} read blocks kept",
+            read.len()
+        );
+        let offered = (0..700).filter(|&o| c.contains_block(3, o)).count();
+        assert!(
+            offered * 10 <= 700,
+            "{offered} of 700 offered blocks cached"
+        );
     }
 
     #[test]

@@ -446,6 +446,16 @@ impl<K: Hash + Eq, V: Clone> TinyLfu<K, V> {
         }
     }
 
+    /// True when `key` is cached; unlike [`TinyLfu::get`] this counts toward nothing.
+    pub fn contains<Q>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        let hash = hash_of(key);
+        self.shard(hash).find(hash, key).is_some()
+    }
+
     /// Caches `value` under `key`, charged `weight` bytes; it may be refused admission.
     pub fn insert(&self, key: K, value: V, weight: u64) {
         let hash = hash_of(&key);

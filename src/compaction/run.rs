@@ -22,14 +22,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::picker::Task;
+use crate::cache::BlockCache;
 use crate::error::{Error, Result};
-use crate::filename::table_path;
 use crate::fs::FileSystem;
 use crate::iter::merging::{Direction, MergingIter};
 use crate::iter::InternalIterator;
 use crate::key::{parse_internal_key, Kind};
 use crate::manifest::NewFile;
-use crate::sstable::{TableBuilder, TableOptions};
+use crate::sstable::{create_table, TableBuilder, TableOptions};
 use crate::vlog::format::Handle;
 
 /// What a compaction produced.
@@ -52,6 +52,20 @@ fn stripe(snapshots: &[u64], seq: u64) -> usize {
     snapshots.partition_point(|&s| s < seq)
 }
 
+/// Where and how a compaction writes its output tables.
+pub struct OutputSpec<'a> {
+    /// The filesystem and directory of the tables.
+    pub fs: &'a Arc<dyn FileSystem>,
+    /// The database directory.
+    pub dir: &'a Path,
+    /// Table-building settings.
+    pub table: TableOptions,
+    /// An output is cut between user keys once it reaches this size.
+    pub target_file_size: u64,
+    /// The block cache the outputs' blocks are offered to, if any.
+    pub cache: Option<&'a Arc<BlockCache>>,
+}
+
 /// Writes the merged, filtered inputs of `task` into new tables numbered by `next_number`.
 ///
 /// `snapshots` are the live snapshot sequence numbers, ascending.
@@ -62,10 +76,7 @@ fn stripe(snapshots: &[u64], seq: u64) -> usize {
 /// for the next open to delete (they are not in the manifest).
 pub fn run(
     task: &Task,
-    fs: &Arc<dyn FileSystem>,
-    dir: &Path,
-    opts: TableOptions,
-    target_file_size: u64,
+    spec: &OutputSpec<'_>,
     snapshots: &[u64],
     next_number: &mut dyn FnMut() -> u64,
 ) -> Result<Outcome> {
@@ -94,7 +105,7 @@ pub fn run(
             // Cut the output between user keys once it is large enough.
             if builder
                 .as_ref()
-                .is_some_and(|(b, _)| b.estimated_size() >= target_file_size)
+                .is_some_and(|(b, _)| b.estimated_size() >= spec.target_file_size)
             {
                 if let Some((b, number)) = builder.take() {
                     out.outputs.push(finish(b, number, task.output_level)?);
@@ -119,11 +130,8 @@ pub fn run(
         } else {
             if builder.is_none() {
                 let number = next_number();
-                let path = table_path(dir, number);
-                let file = fs
-                    .create(&path)
-                    .map_err(|e| Error::io("creating", &path, e))?;
-                builder = Some((TableBuilder::new(file, &path, opts), number));
+                let b = create_table(spec.fs, spec.dir, spec.table, number, spec.cache)?;
+                builder = Some((b, number));
             }
             if let Some((b, _)) = builder.as_mut() {
                 b.add(ikey, merge.value())?;
@@ -135,8 +143,9 @@ pub fn run(
         out.outputs.push(finish(b, number, task.output_level)?);
     }
     if !out.outputs.is_empty() {
-        fs.sync_dir(dir)
-            .map_err(|e| Error::io("syncing directory", dir, e))?;
+        spec.fs
+            .sync_dir(spec.dir)
+            .map_err(|e| Error::io("syncing directory", spec.dir, e))?;
     }
     out.bytes_written = out.outputs.iter().map(|f| f.size).sum();
     Ok(out)

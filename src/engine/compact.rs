@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::ops::Bound;
 use std::sync::Arc;
 
-use super::flush::table_options;
+use super::flush::{cache_to_offer, table_options};
 use super::{lock, Engine, State};
 use crate::compaction::picker::{self, PickerOptions, Task};
 use crate::compaction::run;
@@ -121,15 +121,16 @@ impl Engine {
             return Ok(());
         }
         let snapshots = self.snapshot_seqs();
-        let outcome = run::run(
-            task,
-            &self.fs,
-            &self.dir,
-            table_options(&self.opts),
-            self.opts.target_file_size,
-            &snapshots,
-            &mut || lock(&self.state).versions.new_file_number(),
-        )?;
+        let spec = run::OutputSpec {
+            fs: &self.fs,
+            dir: &self.dir,
+            table: table_options(&self.opts),
+            target_file_size: self.opts.target_file_size,
+            cache: cache_to_offer(&self.opts, &self.block_cache),
+        };
+        let outcome = run::run(task, &spec, &snapshots, &mut || {
+            lock(&self.state).versions.new_file_number()
+        })?;
         let opener = lock(&self.state).versions.table_opener();
         let metas = outcome
             .outputs

@@ -8,14 +8,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::{lock, Engine};
+use crate::cache::BlockCache;
 use crate::error::{Error, Result};
-use crate::filename::{table_path, wal_path};
+use crate::filename::wal_path;
 use crate::fs::FileSystem;
 use crate::iter::InternalIterator;
 use crate::manifest::{FileMeta, NewFile};
 use crate::memtable::Memtable;
 use crate::options::Options;
-use crate::sstable::{TableBuilder, TableOptions};
+use crate::sstable::{create_table, TableOptions};
 use crate::stats::Counters;
 
 /// Table-building settings from the options.
@@ -28,8 +29,18 @@ pub(crate) fn table_options(o: &Options) -> TableOptions {
     }
 }
 
+/// The block cache that new tables offer their blocks to, if any
+/// (`prepopulate_block_cache`).
+pub(crate) fn cache_to_offer<'a>(
+    opts: &Options,
+    cache: &'a Option<Arc<BlockCache>>,
+) -> Option<&'a Arc<BlockCache>> {
+    cache.as_ref().filter(|_| opts.prepopulate_block_cache)
+}
+
 /// Writes every entry of `it` into table `number` at `level`, syncs it and the directory,
-/// and returns the manifest entry for it. `it` must hold at least one entry.
+/// and returns the manifest entry for it. `it` must hold at least one entry. The table's
+/// blocks are offered to `cache` if given.
 pub(crate) fn write_table(
     fs: &Arc<dyn FileSystem>,
     dir: &Path,
@@ -37,12 +48,9 @@ pub(crate) fn write_table(
     number: u64,
     level: u32,
     it: &mut dyn InternalIterator,
+    cache: Option<&Arc<BlockCache>>,
 ) -> Result<NewFile> {
-    let path = table_path(dir, number);
-    let file = fs
-        .create(&path)
-        .map_err(|e| Error::io("creating", &path, e))?;
-    let mut b = TableBuilder::new(file, &path, table_options(opts));
+    let mut b = create_table(fs, dir, table_options(opts), number, cache)?;
     it.seek_to_first()?;
     while it.valid() {
         b.add(it.key(), it.value())?;
@@ -86,7 +94,16 @@ impl Engine {
                 let mut st = lock(&self.state);
                 (st.versions.new_file_number(), st.versions.table_opener())
             };
-            let nf = write_table(&self.fs, &self.dir, &self.opts, number, 0, &mut imm.iter())?;
+            let cache = cache_to_offer(&self.opts, &self.block_cache);
+            let nf = write_table(
+                &self.fs,
+                &self.dir,
+                &self.opts,
+                number,
+                0,
+                &mut imm.iter(),
+                cache,
+            )?;
             Counters::add(&self.counters.table_bytes_written, nf.size);
             // Opening reads the footer, index and filter: not under the structure lock.
             Some(opener.open(&nf)?)

@@ -13,7 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use arc_swap::ArcSwap;
 
-use super::flush::write_table;
+use super::flush::{cache_to_offer, write_table};
 use super::{Engine, State, SuperVersion};
 use crate::batch::{decode_batch, BatchRecord};
 use crate::cache::hot::HotKeys;
@@ -96,6 +96,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
             open: open_tables.clone(),
         }),
     };
+    let offer = cache_to_offer(&opts, &block_cache);
     let has_current = kinds.contains(&FileKind::Current);
     let mut versions = if has_current {
         if opts.error_if_exists {
@@ -230,7 +231,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
             rec.wal_records += 1;
             if mem.approximate_bytes() >= opts.memtable_size {
                 let number = versions.new_file_number();
-                let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter())?;
+                let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter(), offer)?;
                 table_bytes += nf.size;
                 adds.push(versions.open_table(&nf)?);
                 mem = Arc::new(Memtable::new(0, opts.memtable_size));
@@ -239,7 +240,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     }
     if !mem.is_empty() {
         let number = versions.new_file_number();
-        let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter())?;
+        let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter(), offer)?;
         table_bytes += nf.size;
         adds.push(versions.open_table(&nf)?);
     }

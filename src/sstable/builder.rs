@@ -1,13 +1,18 @@
 //! Writes a table from entries added in increasing internal-key order.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use super::block::BlockBuilder;
+use bytes::Bytes;
+
+use super::block::{Block, BlockBuilder};
 use super::filter::FilterBuilder;
 use super::format::{block_trailer, compress_block, BlockHandle, Footer};
 use super::props::TableProperties;
+use crate::cache::BlockCache;
 use crate::error::{Error, Result};
-use crate::fs::WritableFile;
+use crate::filename::table_path;
+use crate::fs::{FileSystem, WritableFile};
 use crate::key::{parse_internal_key, Kind};
 use crate::options::Compression;
 
@@ -39,6 +44,29 @@ pub struct TableInfo {
     pub props: TableProperties,
 }
 
+/// Starts table `number` in a new file in `dir`, offering its blocks to `cache` if given.
+///
+/// # Errors
+///
+/// An I/O error creating the file.
+pub fn create_table(
+    fs: &Arc<dyn FileSystem>,
+    dir: &Path,
+    opts: TableOptions,
+    number: u64,
+    cache: Option<&Arc<BlockCache>>,
+) -> Result<TableBuilder> {
+    let path = table_path(dir, number);
+    let file = fs
+        .create(&path)
+        .map_err(|e| Error::io("creating", &path, e))?;
+    let b = TableBuilder::new(file, &path, opts);
+    Ok(match cache {
+        Some(c) => b.offering_blocks_to(c.clone(), number),
+        None => b,
+    })
+}
+
 /// Builds one table file.
 pub struct TableBuilder {
     file: Box<dyn WritableFile>,
@@ -53,6 +81,23 @@ pub struct TableBuilder {
     file_crc: u32,
     props: TableProperties,
     handle_buf: Vec<u8>,
+    /// Where written data blocks are offered, under this table's number.
+    cache: Option<(Arc<BlockCache>, u64)>,
+    /// Offsets of the blocks offered so far: withdrawn if the table is never finished.
+    offered: Vec<u64>,
+    finished: bool,
+}
+
+impl Drop for TableBuilder {
+    /// An abandoned table (an error, or a compaction given up) takes its offered blocks out
+    /// of the cache: nothing will ever read them.
+    fn drop(&mut self) {
+        if let (false, Some((cache, number))) = (self.finished, &self.cache) {
+            for &off in &self.offered {
+                cache.forget_block(*number, off);
+            }
+        }
+    }
 }
 
 impl TableBuilder {
@@ -76,7 +121,18 @@ impl TableBuilder {
                 ..Default::default()
             },
             handle_buf: Vec::new(),
+            cache: None,
+            offered: Vec::new(),
+            finished: false,
         }
+    }
+
+    /// Offers each data block, once written, to `cache` as block of table `number` (see
+    /// [`BlockCache::offer_block`]).
+    #[must_use]
+    pub fn offering_blocks_to(mut self, cache: Arc<BlockCache>, number: u64) -> Self {
+        self.cache = Some((cache, number));
+        self
     }
 
     /// Adds an entry. Keys must be valid internal keys in strictly increasing order.
@@ -165,6 +221,11 @@ impl TableBuilder {
         let last = self.data.last_key().to_vec();
         let raw = self.data.finish();
         let h = self.write_block(&raw, self.opts.compression)?;
+        if let Some((cache, number)) = &self.cache {
+            let block = Block::new(Bytes::from(raw), &self.path, h.offset)?;
+            cache.offer_block(*number, h.offset, block);
+            self.offered.push(h.offset);
+        }
         self.props.data_blocks += 1;
         self.handle_buf.clear();
         h.encode_varint(&mut self.handle_buf);
@@ -208,12 +269,13 @@ impl TableBuilder {
         self.file
             .sync()
             .map_err(|e| Error::io("syncing", &self.path, e))?;
+        self.finished = true;
         Ok(TableInfo {
             size: self.offset,
             file_crc: self.file_crc,
-            smallest: self.smallest,
+            smallest: std::mem::take(&mut self.smallest),
             largest,
-            props: self.props,
+            props: std::mem::take(&mut self.props),
         })
     }
 }
@@ -226,4 +288,46 @@ fn compression_tag_of(c: Compression) -> u64 {
         Compression::Lz4 => t::LZ4,
         Compression::Zstd { .. } => t::ZSTD,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::fs::{FileSystem, MemFs};
+    use crate::key::make_internal_key;
+
+    fn build(cache: &Arc<BlockCache>, number: u64, finish: bool) -> Vec<u64> {
+        let fs: Arc<dyn FileSystem> = Arc::new(MemFs::new());
+        fs.create_dir_all(Path::new("/t")).unwrap();
+        let opts = TableOptions {
+            block_size: 512,
+            restart_interval: 16,
+            compression: Compression::Lz4,
+            bloom_bits_per_key: 10,
+        };
+        let mut b = create_table(&fs, Path::new("/t"), opts, number, Some(cache)).unwrap();
+        for i in 0..200u32 {
+            let k = make_internal_key(format!("key{i:05}").as_bytes(), 1, Kind::Put as u8);
+            b.add(&k, &[7u8; 40]).unwrap();
+        }
+        let offered = b.offered.clone();
+        assert!(offered.len() > 5, "{} blocks", offered.len());
+        if finish {
+            b.finish().unwrap();
+        }
+        offered
+    }
+
+    #[test]
+    fn written_blocks_are_offered_and_withdrawn_when_the_table_is_abandoned() {
+        let cache = Arc::new(BlockCache::new(1 << 20));
+        let kept = build(&cache, 7, true);
+        assert!(kept.iter().all(|&off| cache.contains_block(7, off)));
+        let abandoned = build(&cache, 8, false);
+        assert!(abandoned.iter().all(|&off| !cache.contains_block(8, off)));
+        assert!(kept.iter().all(|&off| cache.contains_block(7, off)));
+    }
 }

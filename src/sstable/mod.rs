@@ -11,5 +11,5 @@ pub mod index;
 pub mod props;
 pub mod reader;
 
-pub use builder::{TableBuilder, TableInfo, TableOptions};
+pub use builder::{create_table, TableBuilder, TableInfo, TableOptions};
 pub use reader::{Lookup, LookupCounters, Table, TableIter, TableLimit, TableOpenOptions};
