@@ -125,7 +125,14 @@ pub(crate) struct Engine {
     pub wal: Mutex<Option<LogWriter>>,
     pub durable: durable::Durability,
     pub queue: Mutex<VecDeque<Arc<write::Slot>>>,
+    /// Where queued writers park once they have spun and yielded for a while.
     pub queue_cv: Condvar,
+    /// Writers parked on `queue_cv`; a turn given while it is zero needs no wake-up.
+    pub parked: std::sync::atomic::AtomicUsize,
+    /// Queued writers spinning for their turn, and how many may (a core less than the
+    /// machine has, at least one).
+    pub spinners: std::sync::atomic::AtomicUsize,
+    pub max_spinners: usize,
     /// Last sequence number handed out (the group-commit leader only).
     pub last_seq: AtomicU64,
     /// Last sequence number whose writes are all in the memtable: what reads see.

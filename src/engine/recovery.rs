@@ -316,6 +316,11 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         durable: Default::default(),
         queue: Mutex::new(VecDeque::new()),
         queue_cv: Condvar::new(),
+        parked: std::sync::atomic::AtomicUsize::new(0),
+        spinners: std::sync::atomic::AtomicUsize::new(0),
+        max_spinners: std::thread::available_parallelism()
+            .map_or(1, |n| n.get().saturating_sub(1))
+            .max(1),
         last_seq: AtomicU64::new(last_seq),
         visible_seq: AtomicU64::new(last_seq),
         poison: OnceLock::new(),
