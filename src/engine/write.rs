@@ -71,6 +71,11 @@ pub(crate) struct Slot {
     rewritten: (AtomicU64, AtomicU64),
 }
 
+/// A write queued by [`Engine::queue_write`]: its slot and whether it leads, or `None` for
+/// an empty batch.
+#[must_use]
+pub(crate) struct QueuedWrite(Option<(Arc<Slot>, bool)>);
+
 /// Calls `f(kind, key, value)` for each record of an encoded batch made by this process.
 pub(crate) fn for_each_record(records: &[u8], mut f: impl FnMut(Kind, &[u8], &[u8])) {
     let mut r = Reader::new(records);
@@ -103,14 +108,33 @@ impl Engine {
     /// As [`Engine::write`], returning the sequence number of the batch's last record (the
     /// visible sequence number when the batch is empty).
     pub fn write_seq(&self, batch: WriteBatch, sync: bool) -> Result<u64> {
+        let queued = self.queue_write(batch, sync)?;
+        self.finish_write(queued)
+    }
+
+    /// Validates `batch` and queues it for the group commit: writes queued later get later
+    /// sequence numbers. [`Engine::finish_write`] must follow (the queue waits for it).
+    pub(crate) fn queue_write(&self, batch: WriteBatch, sync: bool) -> Result<QueuedWrite> {
         self.check_writable()?;
         batch.validate()?;
         if batch.is_empty() {
-            return Ok(self.visible());
+            return Ok(QueuedWrite(None));
         }
         let slot = self.new_slot(Request::Write { batch, sync });
-        self.submit(slot.clone())?;
-        Ok(slot.last_seq.load(Ordering::Acquire))
+        let leads = self.enqueue(&slot);
+        Ok(QueuedWrite(Some((slot, leads))))
+    }
+
+    /// Applies a write queued by [`Engine::queue_write`] (leading its group or waiting for
+    /// the leader); returns the sequence number of its last record.
+    pub(crate) fn finish_write(&self, q: QueuedWrite) -> Result<u64> {
+        match q.0 {
+            None => Ok(self.visible()),
+            Some((slot, leads)) => {
+                self.complete(slot.clone(), leads)?;
+                Ok(slot.last_seq.load(Ordering::Acquire))
+            }
+        }
     }
 
     fn new_slot(&self, req: Request) -> Arc<Slot> {
@@ -144,10 +168,21 @@ impl Engine {
     }
 
     fn submit(&self, slot: Arc<Slot>) -> Result<()> {
+        let leads = self.enqueue(&slot);
+        self.complete(slot, leads)
+    }
+
+    /// Queues `slot`; true when it is at the front (its writer leads).
+    fn enqueue(&self, slot: &Arc<Slot>) -> bool {
         let mut q = lock(&self.queue);
         q.push_back(slot.clone());
-        if q.len() > 1 {
-            drop(q);
+        q.len() == 1
+    }
+
+    /// Waits for `slot`'s turn unless it `leads` already; leads its group when its turn
+    /// comes; returns its result.
+    fn complete(&self, slot: Arc<Slot>, leads: bool) -> Result<()> {
+        if !leads {
             // A sync write waits for an fsync anyway: it parks at once, and a group that
             // forms while it wakes up shares the fsync.
             let spin = !(self.opts.wal_sync == SyncMode::Always
@@ -155,9 +190,9 @@ impl Engine {
             if self.await_turn(&slot, spin) == DONE {
                 return lock(&slot.result).take().unwrap_or(Ok(()));
             }
-            q = lock(&self.queue);
         }
         // This writer leads: take the writes queued behind it.
+        let q = lock(&self.queue);
         debug_assert!(q.front().is_some_and(|f| Arc::ptr_eq(f, &slot)));
         let mut group = vec![slot.clone()];
         if let Request::Write { batch, .. } = &slot.req {

@@ -219,7 +219,7 @@ impl Transaction {
             return Ok(());
         }
         let oracle = &self.engine.oracle;
-        let _serial = oracle.commit_guard();
+        let serial = oracle.commit_guard();
         if self.opts.detect_conflicts && oracle.has_conflict(self.read_seq, &self.reads.borrow()) {
             return Err(Error::Conflict(
                 "a key read or range scanned was changed by a later commit".into(),
@@ -232,9 +232,22 @@ impl Transaction {
                 None => batch.delete(k),
             };
         }
-        let seq = self.engine.write_seq(batch, self.opts.sync)?;
-        oracle.record(seq, self.read_seq, || WriteSet::new(self.writes.keys()));
-        Ok(())
+        let write_set = || WriteSet::new(self.writes.keys());
+        // Validated, entered in the window and queued under the guard: sequence numbers
+        // follow validation order. The write itself, and the wait for it, come after, so
+        // concurrent commits share group commits.
+        let ticket = oracle.queue(self.read_seq, write_set);
+        let queued = match self.engine.queue_write(batch, self.opts.sync) {
+            Ok(q) => q,
+            Err(e) => {
+                oracle.settle(ticket, None, self.read_seq, write_set);
+                return Err(e);
+            }
+        };
+        drop(serial);
+        let r = self.engine.finish_write(queued);
+        oracle.settle(ticket, r.as_ref().ok().copied(), self.read_seq, write_set);
+        r.map(|_| ())
     }
 
     /// Discards the transaction (as dropping it does).
