@@ -215,6 +215,17 @@ mod tests {
         o.settle(t, Some(seq), own, || ws.clone());
     }
 
+    /// An oracle with two transactions open at `ts` and the first one's commit of `k`
+    /// queued: (oracle, committing, other, write set, ticket).
+    fn queued_with_another_open(ts: u64) -> (Oracle, u64, u64, WriteSet, Ticket) {
+        let o = Oracle::default();
+        let own = o.begin(|| ts);
+        let other = o.begin(|| ts);
+        let ws = WriteSet::new(&[b"k".to_vec()]);
+        let t = o.queue(own, || ws.clone());
+        (o, own, other, ws, t)
+    }
+
     fn reads(key: &[u8]) -> ReadSet {
         let mut r = ReadSet::default();
         r.add_key(key);
@@ -253,11 +264,7 @@ mod tests {
 
     #[test]
     fn a_pending_commit_is_later_than_every_read_timestamp() {
-        let o = Oracle::default();
-        let own = o.begin(|| 20);
-        let other = o.begin(|| 20);
-        let ws = WriteSet::new(&[b"k".to_vec()]);
-        let t = o.queue(own, || ws.clone());
+        let (o, own, other, ws, t) = queued_with_another_open(20);
         assert!(
             o.has_conflict(other, &reads(b"k")),
             "queued, not yet written"
@@ -272,11 +279,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_leaves_no_commit_behind() {
-        let o = Oracle::default();
-        let own = o.begin(|| 5);
-        let other = o.begin(|| 5);
-        let ws = WriteSet::new(&[b"k".to_vec()]);
-        let t = o.queue(own, || ws.clone());
+        let (o, own, other, ws, t) = queued_with_another_open(5);
         o.settle(t, None, own, || ws.clone());
         assert_eq!(o.window_len(), 0);
         assert!(!o.has_conflict(other, &reads(b"k")));
