@@ -188,7 +188,9 @@ impl Engine {
             let spin = !(self.opts.wal_sync == SyncMode::Always
                 || matches!(slot.req, Request::Write { sync: true, .. }));
             if self.await_turn(&slot, spin) == DONE {
-                return lock(&slot.result).take().unwrap_or(Ok(()));
+                return lock(&slot.result)
+                    .take()
+                    .expect("a leader sets a slot's result before marking it done");
             }
         }
         // This writer leads: take the writes queued behind it.

@@ -222,7 +222,9 @@ impl TableBuilder {
         let raw = self.data.finish();
         let h = self.write_block(&raw, self.opts.compression)?;
         if let Some((cache, number)) = &self.cache {
-            let block = Block::new(Bytes::from(raw), &self.path, h.offset)?;
+            // A copy of exactly the block's size: `raw` grew by doubling, and the cache
+            // charges a block by its length.
+            let block = Block::new(Bytes::copy_from_slice(&raw), &self.path, h.offset)?;
             cache.offer_block(*number, h.offset, block);
             self.offered.push(h.offset);
         }
