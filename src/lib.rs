@@ -59,6 +59,7 @@ pub mod limits;
 pub mod manifest;
 pub mod memtable;
 pub mod options;
+mod prefetch;
 pub mod sstable;
 mod stats;
 #[doc(hidden)]

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Mutex;
 
 use crate::limits::{ARENA_CHUNK_BYTES, SKIPLIST_HEIGHT_MAX};
+use crate::prefetch::prefetch;
 
 #[repr(C)]
 struct Node {
@@ -187,21 +188,6 @@ struct PointIndex {
     /// A node's address did not fit 48 bits; the index may hold stale slots and is never
     /// consulted again.
     disabled: AtomicBool,
-}
-
-/// Asks the CPU to start loading `x`'s cache line.
-#[inline]
-fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults or changes memory, and `x` is a valid
-    // reference besides.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            x as *const T as *const i8,
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
 }
 
 /// Longest probe run, in slots.

@@ -21,6 +21,12 @@ use bytes::Bytes;
 use crate::coding::{get_varint32, put_varint32};
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
+use crate::prefetch::{prefetch, prefetch_bytes};
+
+/// At most this much of a restart interval is prefetched for a seek.
+const PREFETCH_MAX_BYTES: usize = 4096;
+/// A block with at most this many restart points has them all prefetched for a seek.
+const PREFETCH_RESTARTS_MAX: usize = 8;
 
 /// Builds one block.
 #[derive(Debug)]
@@ -196,6 +202,14 @@ impl Block {
         cmp: fn(&[u8], &[u8]) -> Ordering,
     ) -> std::result::Result<usize, usize> {
         let (mut lo, mut hi) = (0usize, self.num_restarts - 1);
+        // A search over a few restart points touches most of them: load them together.
+        if self.num_restarts <= PREFETCH_RESTARTS_MAX {
+            for i in 1..self.num_restarts {
+                if let Some(b) = self.data.get(self.restart(i)) {
+                    prefetch(b);
+                }
+            }
+        }
         while lo < hi {
             let mid = (lo + hi).div_ceil(2);
             if cmp(self.restart_key(mid)?, target) == Ordering::Less {
@@ -324,6 +338,17 @@ impl InternalIterator for BlockIter {
             .restart_before(target, self.cmp)
             .map_err(|off| self.corrupt(off))?;
         self.seek_to_restart(lo);
+        // The scan below is a chain of dependent loads (each entry's header gives the next
+        // one's offset), a cache miss each in a block not read lately: start loading the
+        // whole restart interval at once.
+        let end = if lo + 1 < self.block.num_restarts {
+            self.block.restart(lo + 1)
+        } else {
+            self.block.restarts_offset
+        };
+        if let Some(run) = self.block.data.get(self.next..end) {
+            prefetch_bytes(&run[..run.len().min(PREFETCH_MAX_BYTES)]);
+        }
         while self.parse_next()? {
             if (self.cmp)(&self.key, target) != Ordering::Less {
                 return Ok(());

@@ -14,6 +14,10 @@ use super::format::BlockHandle;
 use crate::error::{Error, Result};
 use crate::iter::InternalIterator;
 use crate::key::{compare_internal, user_key};
+use crate::prefetch::prefetch;
+
+/// Below this many candidates the search's probes share cache lines: no prefetch.
+const PREFETCH_SPAN_MIN: usize = 16;
 
 /// Index entries: the last key of each data block and the block's handle, in order.
 #[derive(Debug, Clone, Default)]
@@ -124,6 +128,12 @@ impl Index {
         let (mut lo, mut hi) = (0, self.len());
         while lo < hi {
             let mid = (lo + hi) / 2;
+            // Whichever way this step goes, start loading the next step's probe: a large
+            // index's last steps are each a cache miss, and this overlaps them in pairs.
+            if hi - lo > PREFETCH_SPAN_MIN {
+                prefetch(&self.heads[(lo + mid) / 2]);
+                prefetch(&self.heads[(mid + 1 + hi) / 2]);
+            }
             let h = self.heads[mid];
             let less = if h != th {
                 h < th
