@@ -40,8 +40,13 @@ impl Default for Histogram {
 impl Histogram {
     /// Records one latency.
     pub fn record(&mut self, ns: u64) {
-        self.buckets[bucket(ns)] += 1;
-        self.count += 1;
+        self.record_n(ns, 1);
+    }
+
+    /// Records `n` latencies of `ns` each.
+    pub fn record_n(&mut self, ns: u64, n: u64) {
+        self.buckets[bucket(ns)] += n;
+        self.count += n;
     }
 
     /// Adds another histogram's counts.
