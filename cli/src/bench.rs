@@ -447,8 +447,8 @@ fn read_seq(ctx: &mut Ctx) -> Result<Row, Failure> {
     }
     let secs = start.elapsed().as_secs_f64();
     let tail = n % READSEQ_BATCH;
-    if tail > 0 {
-        hist.record_n(t0.elapsed().as_nanos() as u64 / tail, tail);
+    if let Some(per) = (t0.elapsed().as_nanos() as u64).checked_div(tail) {
+        hist.record_n(per, tail);
     }
     pb.finish_and_clear();
     Ok(Row {
