@@ -30,7 +30,7 @@ use crate::sstable::{TableLimit, TableOpenOptions};
 use crate::stats::{Counters, RecoveryStats};
 use crate::vlog::format::Handle;
 use crate::wal::format::{LogKind, RecordType};
-use crate::wal::{read_log, LogWriter};
+use crate::wal::{read_log, LogWriter, WAL_PREALLOCATE_STEP};
 
 /// Why a replayed record's value-log handle cannot be followed, if it cannot, and whether
 /// that is because it points past the file's valid length (a torn tail in the newest WAL
@@ -278,12 +278,13 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         }
     }
 
-    let mut wal = LogWriter::create(
+    let mut wal = LogWriter::create_preallocated(
         fs.clone(),
         dir,
         wal_path(dir, new_wal),
         LogKind::Wal,
         new_wal,
+        WAL_PREALLOCATE_STEP,
     )?;
     wal.sync()?;
     let mem = Arc::new(Memtable::new(new_wal, opts.memtable_size));

@@ -32,7 +32,7 @@ use crate::options::SyncMode;
 use crate::stats::Counters;
 use crate::testing::{is_broken, Breakage};
 use crate::wal::format::{LogKind, RecordType, RECORD_HEADER_BYTES};
-use crate::wal::LogWriter;
+use crate::wal::{LogWriter, WAL_PREALLOCATE_STEP};
 
 /// What a queued writer asks for.
 #[derive(Debug)]
@@ -520,23 +520,26 @@ impl Engine {
     /// first, so a power loss can only ever lose a suffix of the writes.
     fn freeze_locked(&self, st: &mut State) -> Result<()> {
         let number = st.versions.new_file_number();
-        let w = LogWriter::create(
-            self.fs.clone(),
-            &self.dir,
-            wal_path(&self.dir, number),
-            LogKind::Wal,
-            number,
-        )?;
         {
             let mut wal = lock(&self.wal);
             if let Some(old) = wal.as_mut() {
                 // Values the old segment points at first (RELIABILITY: nothing durable may
                 // point at what is not).
                 self.sync_vlog()?;
+                // Cut to its records and synced before the next segment exists: only the
+                // newest segment may end in preallocated zeros (or a torn tail).
+                old.trim()?;
                 old.sync()?;
                 self.durable.mark_all_synced();
             }
-            *wal = Some(w);
+            *wal = Some(LogWriter::create_preallocated(
+                self.fs.clone(),
+                &self.dir,
+                wal_path(&self.dir, number),
+                LogKind::Wal,
+                number,
+                WAL_PREALLOCATE_STEP,
+            )?);
         }
         let old = std::mem::replace(
             &mut st.mem,

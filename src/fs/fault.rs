@@ -16,7 +16,7 @@ use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 /// The kinds of operation a fault can hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultOp {
-    /// `WritableFile::append` and `flush`.
+    /// `WritableFile::append`, `flush`, `preallocate` and `trim_preallocated`.
     Write,
     /// `WritableFile::sync` and `FileSystem::sync_dir`.
     Sync,
@@ -205,6 +205,14 @@ impl WritableFile for FaultWritable {
     fn sync(&mut self) -> io::Result<()> {
         self.shared.check(FaultOp::Sync, &self.path)?;
         self.inner.sync()
+    }
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        self.shared.check(FaultOp::Write, &self.path)?;
+        self.inner.preallocate(len)
+    }
+    fn trim_preallocated(&mut self) -> io::Result<()> {
+        self.shared.check(FaultOp::Write, &self.path)?;
+        self.inner.trim_preallocated()
     }
     fn len(&self) -> u64 {
         self.inner.len()

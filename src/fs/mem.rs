@@ -24,9 +24,26 @@ struct Inode {
     /// OS is what lies after the newer one, or, when nothing does, after the older one.
     flushed_len: usize,
     prev_flushed_len: usize,
+    /// The size `preallocate` gave the file: past `data`, it reads as zeros.
+    size: usize,
+    /// `size` at the last sync: a power loss leaves the file at least this long.
+    synced_size: usize,
 }
 
 impl Inode {
+    /// The file's bytes as a reader sees them: the appended ones, then zeros up to the
+    /// preallocated size.
+    fn contents(&self) -> Vec<u8> {
+        let mut v = self.data.clone();
+        v.resize(self.data.len().max(self.size), 0);
+        v
+    }
+
+    fn sync(&mut self) {
+        self.synced_len = self.data.len();
+        self.synced_size = self.size;
+    }
+
     /// Where the last write (the bytes handed over by the last `flush`, or appended since)
     /// begins.
     fn last_write_start(&self) -> usize {
@@ -123,12 +140,18 @@ impl MemFs {
                     }
                 }
             }
+            // Preallocated space whose size was synced is there, reading as zeros.
+            if ino.synced_size > data.len() {
+                data.resize(ino.synced_size, 0);
+            }
             let len = data.len();
             let node = Arc::new(Mutex::new(Inode {
                 data,
                 synced_len: len,
                 flushed_len: len,
                 prev_flushed_len: len,
+                size: len,
+                synced_size: len,
             }));
             out.live.insert(path.clone(), node.clone());
             out.durable.insert(path.clone(), node);
@@ -169,6 +192,8 @@ impl MemFs {
         ino.synced_len = ino.synced_len.min(len);
         ino.flushed_len = ino.flushed_len.min(len);
         ino.prev_flushed_len = ino.prev_flushed_len.min(len);
+        ino.size = ino.size.min(len);
+        ino.synced_size = ino.synced_size.min(len);
         Ok(())
     }
 
@@ -180,8 +205,8 @@ impl MemFs {
     pub fn file_len(&self, path: &Path) -> io::Result<usize> {
         let st = lock(&self.state);
         let ino = st.live.get(path).ok_or_else(|| not_found(path))?;
-        let len = lock_inode(ino).data.len();
-        Ok(len)
+        let ino = lock_inode(ino);
+        Ok(ino.data.len().max(ino.size))
     }
 
     /// Writes every live file to the real directory `to`, at its path under it (so that a
@@ -195,7 +220,7 @@ impl MemFs {
             let st = lock(&self.state);
             st.live
                 .iter()
-                .map(|(p, i)| (p.clone(), lock_inode(i).data.clone()))
+                .map(|(p, i)| (p.clone(), lock_inode(i).contents()))
                 .collect()
         };
         for (p, data) in files {
@@ -243,8 +268,20 @@ impl WritableFile for MemWritable {
     }
     fn sync(&mut self) -> io::Result<()> {
         let _cut = lock(&self.state);
+        lock_inode(&self.ino).sync();
+        Ok(())
+    }
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        let _cut = lock(&self.state);
         let mut ino = lock_inode(&self.ino);
-        ino.synced_len = ino.data.len();
+        let len = usize::try_from(len).map_err(io::Error::other)?;
+        ino.size = ino.size.max(len);
+        Ok(())
+    }
+    fn trim_preallocated(&mut self) -> io::Result<()> {
+        let _cut = lock(&self.state);
+        let mut ino = lock_inode(&self.ino);
+        ino.size = ino.data.len();
         Ok(())
     }
     fn len(&self) -> u64 {
@@ -266,8 +303,7 @@ struct MemSync {
 impl FileSync for MemSync {
     fn sync(&self) -> io::Result<()> {
         let _cut = lock(&self.state);
-        let mut ino = lock_inode(&self.ino);
-        ino.synced_len = ino.data.len();
+        lock_inode(&self.ino).sync();
         Ok(())
     }
 }
@@ -341,7 +377,7 @@ impl FileSystem for MemFs {
     fn open(&self, path: &Path, _mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
         let st = lock(&self.state);
         let ino = st.live.get(path).ok_or_else(|| not_found(path))?;
-        let data = Bytes::copy_from_slice(&lock_inode(ino).data);
+        let data = Bytes::from(lock_inode(ino).contents());
         Ok(Arc::new(MemReadable { data }))
     }
 

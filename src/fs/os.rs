@@ -35,6 +35,9 @@ struct OsWritable {
     file: File,
     buf: Vec<u8>,
     len: u64,
+    /// The file's size when preallocated past `len` (`set_len`: a sparse extension, which
+    /// measured as fast as `fallocate` for the syncs that follow, with no disk space taken).
+    size: u64,
 }
 
 impl WritableFile for OsWritable {
@@ -61,6 +64,21 @@ impl WritableFile for OsWritable {
     fn sync(&mut self) -> io::Result<()> {
         self.flush()?;
         self.file.sync_data()
+    }
+    fn preallocate(&mut self, len: u64) -> io::Result<()> {
+        if len > self.size.max(self.len) {
+            self.file.set_len(len)?;
+            self.size = len;
+        }
+        Ok(())
+    }
+    fn trim_preallocated(&mut self) -> io::Result<()> {
+        if self.size > self.len {
+            self.flush()?;
+            self.file.set_len(self.len)?;
+            self.size = self.len;
+        }
+        Ok(())
     }
     fn len(&self) -> u64 {
         self.len
@@ -156,6 +174,7 @@ impl FileSystem for OsFs {
             file,
             buf: Vec::with_capacity(WRITE_BUFFER_BYTES),
             len: 0,
+            size: 0,
         }))
     }
 

@@ -155,6 +155,8 @@ pub struct WalDump {
     pub records: Vec<WalRecordDump>,
     /// Bytes of torn tail at the end.
     pub torn_tail_bytes: u64,
+    /// Zeros after the last record: space preallocated for records not written yet.
+    pub preallocated_bytes: u64,
 }
 
 /// Reads a WAL segment (a torn tail is reported, not an error).
@@ -194,6 +196,7 @@ pub fn dump_wal(fs: &dyn FileSystem, path: &Path) -> Result<WalDump> {
         number,
         records,
         torn_tail_bytes: log.torn_tail_bytes,
+        preallocated_bytes: log.zeroed_tail_bytes,
     })
 }
 
@@ -219,6 +222,13 @@ impl fmt::Display for WalDump {
         }
         if self.torn_tail_bytes > 0 {
             writeln!(f, "torn tail: {} bytes", self.torn_tail_bytes)?;
+        }
+        if self.preallocated_bytes > 0 {
+            writeln!(
+                f,
+                "preallocated, not yet written: {} bytes",
+                self.preallocated_bytes
+            )?;
         }
         Ok(())
     }

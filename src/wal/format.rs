@@ -25,9 +25,13 @@
 //! `pc = crc32c(payload)`: 13 + 17 = 30 bytes.
 //!
 //! The header has its own checksum so that a damaged length is never mistaken for a torn
-//! tail. Torn tails (RELIABILITY rule 2): in the newest file only, an incomplete last record
-//! (a header cut short, or a header that checks out but whose payload runs past the end of
-//! the file), a zeroed region running to the end of the file, or a record failing a
+//! tail. A WAL segment is preallocated ahead of its records (zeros; see
+//! `LogWriter::create_preallocated`) and cut back to its last record once no longer
+//! written: in the newest file, zeros from a record boundary to the end are unwritten space
+//! (dropped, not counted as torn); in any other file they are corruption. Torn tails
+//! (RELIABILITY rule 2): in the newest file only, an incomplete last record (a header cut
+//! short, or a header that checks out but whose payload runs past the end of the file), a
+//! zeroed region from inside a record to the end of the file, or a record failing a
 //! checksum where no intact sync mark after it claims its bytes were durable (the
 //! unsynced last writes, garbled by the power loss) is a torn tail: dropped from there on,
 //! counted, and never appended after (the engine starts a new file). Anything else that

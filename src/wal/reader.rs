@@ -33,6 +33,9 @@ pub struct LogContents {
     pub valid_len: u64,
     /// The largest durable length named by a sync mark read (0 when none).
     pub synced_mark: u64,
+    /// Zeros from a record boundary to the end of the file: space preallocated for records
+    /// not yet written (or whose writes a power loss took), dropped and not counted as torn.
+    pub zeroed_tail_bytes: u64,
 }
 
 /// Parses a whole log file.
@@ -65,6 +68,13 @@ pub fn read_log(
                 Err(Error::corruption(path, pos as u64, why))
             }
         };
+        if rest.iter().all(|&b| b == 0) {
+            if !tolerate_torn_tail {
+                return Err(Error::corruption(path, pos as u64, "zeroed tail"));
+            }
+            out.zeroed_tail_bytes = rest.len() as u64;
+            break;
+        }
         if rest.len() < RECORD_HEADER_BYTES {
             torn("incomplete record header at the end of the file")?;
             break;
@@ -80,11 +90,7 @@ pub fn read_log(
             }
         };
         if crc_differs(header_crc, crc32c::crc32c(&rest[4..RECORD_HEADER_BYTES])) {
-            if rest.iter().all(|&b| b == 0) {
-                torn("zeroed tail")?;
-            } else {
-                damaged("record header checksum mismatch")?;
-            }
+            damaged("record header checksum mismatch")?;
             break;
         }
         let length = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
@@ -127,7 +133,7 @@ pub fn read_log(
         // A file created but never written completely: nothing was acknowledged in it.
         out.valid_len = 0;
     }
-    out.torn_tail_bytes = (len as u64) - out.valid_len;
+    out.torn_tail_bytes = (len as u64) - out.valid_len - out.zeroed_tail_bytes;
     if first && !tolerate_torn_tail {
         return Err(Error::corruption(path, 0, "missing file header"));
     }
@@ -159,8 +165,11 @@ fn intact_record_at(data: &[u8], at: usize) -> Option<(u8, &[u8])> {
 /// marks; there, any intact record after the damage counts (it was written later). The
 /// search goes byte by byte until it finds an intact record, then record by record.
 fn declared_durable(data: &[u8], damage: usize, version: u32) -> bool {
+    // No record starts in the zeros that end a preallocated file (a header of zeros fails
+    // its checksum): the search stops where they begin.
+    let end = data.len() - data.iter().rev().take_while(|&&b| b == 0).count();
     let mut at = damage + 1;
-    while at + RECORD_HEADER_BYTES <= data.len() {
+    while at < end && at + RECORD_HEADER_BYTES <= data.len() {
         match intact_record_at(data, at) {
             Some((ty, payload)) => {
                 if version < 2 {
@@ -297,7 +306,10 @@ mod tests {
         let mut z = data.to_vec();
         z.extend_from_slice(&[0u8; 100]);
         let c = read(Bytes::from(z), true).unwrap();
-        assert_eq!((c.records.len(), c.torn_tail_bytes), (3, 100));
+        assert_eq!(
+            (c.records.len(), c.torn_tail_bytes, c.zeroed_tail_bytes),
+            (3, 0, 100)
+        );
     }
 
     #[test]
@@ -317,6 +329,48 @@ mod tests {
                 "{i}"
             );
         }
+    }
+
+    #[test]
+    fn a_preallocated_file_ends_in_zeros_until_sealed() {
+        let fs = MemFs::new();
+        let dir = Path::new("/d");
+        fs.create_dir_all(dir).unwrap();
+        let p = dir.join("000001.wal");
+        let mut w = LogWriter::create_preallocated(
+            Arc::new(fs.clone()),
+            dir,
+            p.clone(),
+            LogKind::Wal,
+            1,
+            4096,
+        )
+        .unwrap();
+        w.add_record(RecordType::WalBatch, b"one").unwrap();
+        w.sync().unwrap();
+        w.add_record(RecordType::WalBatch, &[7u8; 5000]).unwrap();
+        let written = w.len();
+        let data = fs.read_file(&p).unwrap();
+        assert!(data.len() as u64 >= written + 4096, "{}", data.len());
+        let c = read(data.clone(), true).unwrap();
+        assert_eq!(c.records.len(), 2);
+        assert_eq!(c.valid_len, written);
+        assert_eq!(c.torn_tail_bytes, 0);
+        assert_eq!(c.zeroed_tail_bytes, data.len() as u64 - written);
+        // Only the newest file may end in zeros.
+        assert!(read(data, false).unwrap_err().is_corruption());
+        // A power loss keeps the synced size: the unsynced record reads as zeros.
+        let crashed = fs.crash_clone().read_file(&p).unwrap();
+        let c = read(crashed.clone(), true).unwrap();
+        assert_eq!((c.records.len(), c.torn_tail_bytes), (1, 0));
+        assert!(c.zeroed_tail_bytes > 0);
+        w.seal().unwrap();
+        let sealed = fs.read_file(&p).unwrap();
+        assert_eq!(sealed.len() as u64, w.len());
+        let c = read(sealed, false).unwrap();
+        assert_eq!((c.records.len(), c.zeroed_tail_bytes), (2, 0));
+        let after = fs.crash_clone().read_file(&p).unwrap();
+        assert_eq!(after.len() as u64, w.len());
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct LogWriter {
     synced: Arc<AtomicU64>,
     /// The durable length named by the last sync mark written.
     marked: u64,
+    /// Bytes the file is extended by, with zeros, ahead of the appends (0: never).
+    prealloc_step: u64,
+    /// The size the file was preallocated to.
+    allocated: u64,
 }
 
 /// An fsync of a log file that runs without holding its writer: it covers the bytes
@@ -84,9 +88,67 @@ impl LogWriter {
             handle: None,
             synced: Arc::new(AtomicU64::new(0)),
             marked: 0,
+            prealloc_step: 0,
+            allocated: 0,
         };
         w.add_record(RecordType::FileHeader, &file_header_payload(kind, number))?;
         Ok(w)
+    }
+
+    /// [`LogWriter::create`] for a file that grows in preallocated steps of `step` bytes
+    /// ([`WritableFile::preallocate`]): an fsync after an append then has no new file size
+    /// to commit. The file reads as zeros past the records until [`LogWriter::trim`]
+    /// (called by [`LogWriter::seal`]) cuts it back.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error creating or writing the file.
+    pub fn create_preallocated(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        path: PathBuf,
+        kind: LogKind,
+        number: u64,
+        step: u64,
+    ) -> Result<Self> {
+        let mut w = Self::create(fs, dir, path, kind, number)?;
+        w.prealloc_step = step;
+        w.reserve(0)?;
+        Ok(w)
+    }
+
+    /// Preallocates the next step when `n` more bytes would pass the preallocated size.
+    fn reserve(&mut self, n: usize) -> Result<()> {
+        let end = self.file.len() + n as u64;
+        if self.prealloc_step == 0 || end <= self.allocated {
+            return Ok(());
+        }
+        let to = end + self.prealloc_step;
+        self.file
+            .preallocate(to)
+            .map_err(|e| Error::io("preallocating", &self.path, e))?;
+        self.allocated = to;
+        Ok(())
+    }
+
+    /// Cuts the file back to its records (durable at the next sync), when it was
+    /// preallocated: a log that is no longer appended to must end at its last record,
+    /// since only the newest one may end in a zeroed tail.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; the caller must stop writing (fail-stop).
+    pub fn trim(&mut self) -> Result<()> {
+        if self.allocated == 0 {
+            return Ok(());
+        }
+        self.file
+            .trim_preallocated()
+            .map_err(|e| Error::io("trimming", &self.path, e))?;
+        self.allocated = 0;
+        self.prealloc_step = 0;
+        self.unsynced = true;
+        Ok(())
     }
 
     /// Appends one record and hands it to the OS (it survives a process crash once this
@@ -118,6 +180,7 @@ impl LogWriter {
             None => &[][..],
         };
         let h = record_header_parts(ty, parts);
+        self.reserve(mark.len() + h.len() + parts.iter().map(|p| p.len()).sum::<usize>())?;
         self.unsynced = true;
         let mut r = self.file.append(mark);
         r = r.and_then(|()| self.file.append(&h));
@@ -138,6 +201,7 @@ impl LogWriter {
     ///
     /// An I/O error; the caller must stop writing (fail-stop).
     pub fn append_framed(&mut self, framed: &[u8]) -> Result<()> {
+        self.reserve(framed.len())?;
         self.unsynced = true;
         self.file
             .append(framed)
@@ -178,13 +242,15 @@ impl LogWriter {
         Ok(())
     }
 
-    /// [`LogWriter::sync_and_mark`], then syncs the mark too (at a clean close).
+    /// [`LogWriter::sync_and_mark`], then trims a preallocated file to its records and
+    /// syncs the mark and the size too (at a clean close).
     ///
     /// # Errors
     ///
     /// An I/O error; it is never retried.
     pub fn seal(&mut self) -> Result<()> {
         self.sync_and_mark()?;
+        self.trim()?;
         self.sync()
     }
 

@@ -194,11 +194,13 @@ pub fn presets(fs: &MemFs) -> Vec<(&'static str, Options)> {
     ]
 }
 
-/// Total bytes of the files in directory `p`.
+/// Disk space taken by the files in directory `p` (allocated blocks).
 pub fn dir_bytes(p: &std::path::Path) -> u64 {
     std::fs::read_dir(p)
         .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
+        // Blocks allocated, not the apparent size: a WAL segment is extended sparsely
+        // ahead of its records (`WAL_PREALLOCATE_STEP`), which takes no disk space.
+        .map(|e| std::os::unix::fs::MetadataExt::blocks(&e.unwrap().metadata().unwrap()) * 512)
         .sum()
 }
 

@@ -161,7 +161,10 @@ fn dir_bytes(p: &Path) -> u64 {
     rd.flatten()
         .map(|e| match e.metadata() {
             Ok(m) if m.is_dir() => dir_bytes(&e.path()),
-            Ok(m) => m.len(),
+            // Blocks allocated, not apparent sizes: sparse extensions (StrataKV's WAL
+            // preallocation) take no disk space, and space reserved with `fallocate` (as
+            // RocksDB reserves its WAL) does.
+            Ok(m) => std::os::unix::fs::MetadataExt::blocks(&m) * 512,
             Err(_) => 0,
         })
         .sum()
