@@ -526,7 +526,7 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         order: None,
         _temp: temp,
     };
-    println!(
+    outln!(
         "stratakv bench: {} keys, {}-byte keys, {}-byte values, {} thread(s), sync {}, preset {}, compression {:?}, bloom {} bits/key, value log from {}",
         args.num,
         args.key_size,
@@ -541,8 +541,8 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         } else {
             format!("{} B", ctx.base.value_threshold)
         }
-    );
-    println!("directory: {}", ctx.root.display());
+    )?;
+    outln!("directory: {}", ctx.root.display())?;
     let mut rows = Vec::new();
     for w in args
         .workloads
@@ -585,12 +585,19 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         );
         rows.push(row);
     }
-    println!(
+    outln!(
         "\n{:<12} {:>10} {:>8} {:>12} {:>8} {:>9} {:>9} {:>10}  notes",
-        "workload", "ops", "secs", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us"
-    );
+        "workload",
+        "ops",
+        "secs",
+        "ops/s",
+        "MB/s",
+        "p50 us",
+        "p99 us",
+        "p99.9 us"
+    )?;
     for r in &rows {
-        println!(
+        outln!(
             "{:<12} {:>10} {:>8.2} {:>12.0} {:>8.1} {:>9} {:>9} {:>10}  {}",
             r.name,
             r.ops,
@@ -601,14 +608,14 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
             us(r.hist.quantile(0.99)),
             us(r.hist.quantile(0.999)),
             r.note
-        );
+        )?;
     }
     if let Some(db) = ctx.db.take() {
         if args.settle {
             settle(&db)?;
         }
         let s = db.stats();
-        println!(
+        outln!(
             "\nfinal: tables per level {:?}, {} flushes, {} compactions, write amplification {:.2}, bloom {} checks / {} useful, block cache {} hits / {} misses, hot-key cache {} hits / {} misses, tables open {} ({} opens)",
             s.levels.iter().map(|l| l.tables).collect::<Vec<_>>(),
             s.flushes,
@@ -622,8 +629,8 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
             s.hot_cache_misses,
             s.table_cache_open,
             s.table_cache_opens
-        );
-        println!(
+        )?;
+        outln!(
             "user bytes {}, disk bytes {} (value log {}), value-log files {} ({} B, {} B discardable), GC collected {} files",
             s.user_bytes_written,
             s.disk_bytes_written,
@@ -632,7 +639,7 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
             s.vlog_bytes,
             s.vlog_discardable_bytes,
             s.vlog_gc_files
-        );
+        )?;
         db.close()?;
     }
     Ok(())

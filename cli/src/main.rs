@@ -1,6 +1,21 @@
 //! `stratakv`: look inside and drive a StrataKV database from the shell.
 //!
-//! Exit codes: 0 ok, 1 error, 2 usage, 3 locked, 4 corruption found.
+//! Exit codes: 0 ok, 1 error, 2 usage, 3 locked, 4 corruption found. A reader of the
+//! output that goes away (`stratakv scan | head`) ends the command quietly, with 0.
+
+/// `print!` that returns the write's error as a [`Failure`] instead of panicking.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::write_out(format_args!($($t)*))
+    };
+}
+
+/// `println!` that returns the write's error as a [`Failure`] instead of panicking.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::write_out(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
 
 mod bench;
 mod hist;
@@ -211,6 +226,35 @@ impl From<stratakv::Error> for Failure {
     }
 }
 
+/// Writes to stdout.
+///
+/// # Errors
+///
+/// The write's error as a [`Failure`] ([`output_error`]).
+fn write_out(args: std::fmt::Arguments<'_>) -> Result<(), Failure> {
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_fmt(args)
+        .map_err(output_error)
+}
+
+/// A failed write of the output: a closed pipe (the reader has all it wanted) ends the
+/// command quietly; anything else is an error.
+fn output_error(e: std::io::Error) -> Failure {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Failure {
+            code: 0,
+            message: String::new(),
+        }
+    } else {
+        Failure {
+            code: 1,
+            message: format!("writing the output: {e}"),
+        }
+    }
+}
+
 fn usage(message: impl Into<String>) -> Failure {
     Failure {
         code: 2,
@@ -247,8 +291,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             let db = open(cli)?;
             let k = arg_bytes(key, *hex)?;
             match db.get(&k)? {
-                Some(v) if *json => println!("{}", tools::json_entry(&k, &v)),
-                Some(v) => println!("{}", print::show(&v, *hex)),
+                Some(v) if *json => outln!("{}", tools::json_entry(&k, &v))?,
+                Some(v) => outln!("{}", print::show(&v, *hex))?,
                 None => {
                     return Err(Failure {
                         code: 1,
@@ -316,11 +360,9 @@ fn run(cli: &Cli) -> Result<(), Failure> {
                 } else {
                     format!("{}\t{}", print::show(&k, *hex), print::show(&v, *hex))
                 };
-                writeln!(out, "{line}").map_err(|e| Failure {
-                    code: 1,
-                    message: e.to_string(),
-                })?;
+                writeln!(out, "{line}").map_err(output_error)?;
             }
+            std::io::Write::flush(&mut out).map_err(output_error)?;
             drop(out);
             db.close()?;
         }
@@ -388,6 +430,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(f) if f.code == 0 => ExitCode::SUCCESS,
         Err(f) => {
             eprintln!("stratakv: {}", f.message);
             ExitCode::from(f.code)

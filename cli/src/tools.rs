@@ -24,7 +24,7 @@ fn json<T: serde::Serialize>(v: &T) -> Result<(), Failure> {
         code: 1,
         message: e.to_string(),
     })?;
-    println!("{s}");
+    outln!("{s}")?;
     Ok(())
 }
 
@@ -45,7 +45,7 @@ fn emit<T: serde::Serialize + std::fmt::Display>(v: &T, as_json: bool) -> Result
     if as_json {
         json(v)
     } else {
-        print!("{v}");
+        out!("{v}")?;
         Ok(())
     }
 }
@@ -53,7 +53,7 @@ fn emit<T: serde::Serialize + std::fmt::Display>(v: &T, as_json: bool) -> Result
 pub fn stats(db: &Db, as_json: bool, prometheus: bool) -> Result<(), Failure> {
     let s = db.stats();
     if prometheus {
-        print!("{}", inspect::stats_prometheus(&s));
+        out!("{}", inspect::stats_prometheus(&s))?;
         return Ok(());
     }
     emit(&s, as_json)
@@ -85,7 +85,7 @@ pub fn vlog_gc(db: &Db, as_json: bool) -> Result<(), Failure> {
     if as_json {
         json(&r)
     } else {
-        println!("{r}");
+        outln!("{r}")?;
         Ok(())
     }
 }
@@ -115,17 +115,20 @@ pub fn compact(db: &Db) -> Result<(), Failure> {
     pb.finish_and_clear();
     let s = db.stats();
     for l in s.levels.iter().filter(|l| l.tables > 0) {
-        println!(
+        outln!(
             "L{}: {} tables, {} bytes, {} keys",
-            l.level, l.tables, l.bytes, l.keys
-        );
+            l.level,
+            l.tables,
+            l.bytes,
+            l.keys
+        )?;
     }
     Ok(())
 }
 
 pub fn checkpoint(db: &Db, dest: &Path) -> Result<(), Failure> {
     db.checkpoint(dest)?;
-    println!("checkpoint written to {}", dest.display());
+    outln!("checkpoint written to {}", dest.display())?;
     Ok(())
 }
 
@@ -271,7 +274,7 @@ pub fn import(db: &Db, file: &Path, format: Format, hex: bool) -> Result<(), Fai
     }
     pb.finish_and_clear();
     db.sync()?;
-    println!("imported {} records", records.len());
+    outln!("imported {} records", records.len())?;
     Ok(())
 }
 
