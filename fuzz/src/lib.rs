@@ -57,7 +57,8 @@ pub fn wal_record(data: &[u8]) {
                 tolerate,
             );
             if let Ok(log) = r {
-                assert!(log.valid_len + log.torn_tail_bytes == data.len() as u64 || !tolerate);
+                let accounted = log.valid_len + log.torn_tail_bytes + log.zeroed_tail_bytes;
+                assert!(accounted == data.len() as u64 || !tolerate);
                 for rec in log.records {
                     assert!(rec.offset < data.len() as u64);
                 }
