@@ -276,7 +276,8 @@ impl VersionSet {
         let mut files: BTreeMap<u64, NewFile> = BTreeMap::new();
         let mut vs = VersionSet::create(dir, fs, levels, table_opts);
         vs.manifest_number = number;
-        vs.manifest_torn_tail_bytes = log.torn_tail_bytes;
+        // Manifests are not preallocated: zeros at the end are lost writes, counted as torn.
+        vs.manifest_torn_tail_bytes = log.torn_tail_bytes + log.zeroed_tail_bytes;
         let mut saw_next = false;
         for rec in &log.records {
             if rec.ty != RecordType::ManifestEdit {
@@ -386,7 +387,8 @@ impl VersionSet {
                         .read_file(&path)
                         .map_err(|e| Error::io("reading", &path, e))?;
                     let log = read_log(&path, data, LogKind::Vlog, n, true)?;
-                    self.vlog_torn_tail_bytes += log.torn_tail_bytes;
+                    // Not preallocated either: zeros at the end are lost writes.
+                    self.vlog_torn_tail_bytes += log.torn_tail_bytes + log.zeroed_tail_bytes;
                     meta.sealed_len = Some(log.valid_len);
                 }
             }

@@ -33,8 +33,10 @@ pub struct LogContents {
     pub valid_len: u64,
     /// The largest durable length named by a sync mark read (0 when none).
     pub synced_mark: u64,
-    /// Zeros from a record boundary to the end of the file: space preallocated for records
-    /// not yet written (or whose writes a power loss took), dropped and not counted as torn.
+    /// Zeros from a record boundary to the end of the file, dropped and not counted in
+    /// `torn_tail_bytes`: in a preallocated WAL segment, space not yet written (or whose
+    /// writes a power loss took); callers reading files that are never preallocated count
+    /// them as torn.
     pub zeroed_tail_bytes: u64,
 }
 
