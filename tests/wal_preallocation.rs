@@ -17,6 +17,9 @@ use stratakv::{Db, Options, SyncMode};
 
 const DIR: &str = "/prealloc";
 
+/// Acknowledged writes: key -> value.
+type Model = BTreeMap<Vec<u8>, Vec<u8>>;
+
 fn wal_files(fs: &MemFs) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs
         .list_dir(Path::new(DIR))
@@ -109,7 +112,7 @@ fn a_frozen_segment_ends_at_its_last_record() {
 /// Writes until a write lands in a second WAL segment while table creation fails; returns
 /// a power-loss image taken then and the acknowledged writes, or `None` when writes
 /// stopped first.
-fn frozen_segment_then_crash() -> Option<(MemFs, BTreeMap<Vec<u8>, Vec<u8>>)> {
+fn frozen_segment_then_crash() -> Option<(MemFs, Model)> {
     let mem = MemFs::new();
     let faults = FaultFs::new(Arc::new(mem.clone()));
     faults.fail_path(FaultOp::Create, ".sst");
