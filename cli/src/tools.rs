@@ -186,9 +186,9 @@ pub fn export(db: &Db, format: Format, prefix: Option<&str>, hex: bool) -> Resul
             Format::Jsonl => json_entry(&k, &v),
             Format::Csv => format!("{},{}", csv_field(&k, hex)?, csv_field(&v, hex)?),
         };
-        writeln!(out, "{line}").map_err(io_err)?;
+        writeln!(out, "{line}").map_err(crate::output_error)?;
     }
-    out.flush().map_err(io_err)
+    out.flush().map_err(crate::output_error)
 }
 
 fn parse_csv_line(line: &str) -> Option<(String, String)> {

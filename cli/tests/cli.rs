@@ -300,7 +300,7 @@ fn a_closed_output_pipe_ends_commands_quietly() {
         }
         d.close().unwrap();
     }
-    for args in [&["scan"][..], &["stats"], &["manifest"]] {
+    for args in [&["scan"][..], &["stats"], &["manifest"], &["export"]] {
         let mut child = bin()
             .arg("--db")
             .arg(&db)
