@@ -1,6 +1,6 @@
 //! Compaction keeps space close to the live data: overwriting the same 100K keys ten times
 //! leaves under 2x the live bytes after `compact()`, and deleting every key then
-//! `compact()` leaves (almost) nothing.
+//! `compact()` leaves (almost) nothing but the open WAL segment's preallocated space.
 
 mod common;
 
@@ -43,6 +43,8 @@ fn overwrites_then_deletes_compact_away() {
     let on_disk = common::dir_bytes(dir.path());
     println!("after deleting everything: {tables} tables, {on_disk} bytes on disk");
     assert_eq!(tables, 0, "every tombstone and value dropped");
-    assert!(on_disk < 64 << 10, "{on_disk} bytes left");
+    // The open WAL segment holds its preallocated (fallocated) step besides.
+    let wal_reserve = stratakv::wal::WAL_PREALLOCATE_STEP;
+    assert!(on_disk < (64 << 10) + wal_reserve, "{on_disk} bytes left");
     assert_eq!(db.iter().count(), 0);
 }

@@ -1,7 +1,8 @@
 //! The filesystem trait every file the engine touches goes through.
 //!
 //! Three implementations ship with the crate:
-//! - [`OsFs`]: the operating system's files (`pread` or `mmap` reads, `fsync`, `flock`).
+//! - [`OsFs`]: the operating system's files (`pread` or `mmap` reads, WAL appends through a map
+//!   of `fallocate`d space where that is safe, `fsync`, `flock`).
 //! - [`MemFs`]: files in memory whose [`MemFs::crash_clone`] keeps only synced bytes and
 //!   synced directory entries, to test power loss (pebble `vfs.CrashClone`,
 //!   LevelDB `fault_injection_test.cc`).
@@ -14,6 +15,7 @@
 //! `sync_dir` on the parent. `preallocate` extends a file with zeros past the append position
 //! (a file read or recovered after a crash shows them) and `trim_preallocated` cuts it back. Reads of short files return `UnexpectedEof`, never short data.
 
+mod append_map;
 mod fault;
 mod mem;
 mod os;

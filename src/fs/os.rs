@@ -2,23 +2,49 @@
 
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
 
+use super::append_map::AppendMap;
 use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 
 /// Files on the operating system's filesystem.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct OsFs;
+///
+/// Preallocated files (the WAL's segments) take their appends through a memory map of
+/// `fallocate`d space on ext4, xfs and tmpfs under Linux, and through `write(2)` elsewhere;
+/// see [`OsFs::with_mapped_appends`].
+#[derive(Debug, Clone, Copy)]
+pub struct OsFs {
+    mapped_appends: bool,
+}
+
+impl Default for OsFs {
+    fn default() -> Self {
+        OsFs::new()
+    }
+}
 
 impl OsFs {
-    /// The OS filesystem.
+    /// The OS filesystem, with mapped appends where they are safe.
     pub fn new() -> Self {
-        OsFs
+        OsFs {
+            mapped_appends: true,
+        }
+    }
+
+    /// Whether appends to preallocated files may go through a memory map (default true).
+    /// Where they do (Linux; ext4, xfs, tmpfs), a WAL append is a `memcpy` into the page
+    /// cache instead of a `write(2)` (fillseq ~1.4x faster on this project's VM), at one
+    /// cost: a page fault the filesystem cannot serve (it went read-only after an error, or
+    /// memory ran out) kills the process with `SIGBUS` instead of failing the write. Either
+    /// way writes stop and nothing acknowledged is lost; `false` keeps every append a
+    /// `write(2)`, which reports such failures as errors.
+    pub fn with_mapped_appends(self, on: bool) -> Self {
+        OsFs { mapped_appends: on }
     }
 }
 
@@ -33,20 +59,34 @@ const WRITE_BUFFER_BYTES: usize = 64 * 1024;
 
 struct OsWritable {
     file: File,
+    /// Appended bytes not yet handed to the OS; they end at `len`.
     buf: Vec<u8>,
     len: u64,
-    /// The file's size when preallocated past `len` (`set_len`: a sparse extension, which
-    /// measured as fast as `fallocate` for the syncs that follow, with no disk space taken).
+    /// The file's size when preallocated past `len`: `fallocate`d and mapped (`map`) where
+    /// mapped appends are on and safe, else a sparse `set_len` (which measured as fast as
+    /// `fallocate` for the syncs that follow).
     size: u64,
+    mapped_appends: bool,
+    /// The preallocated space from the append position on, when mapped: appends that fit go
+    /// straight into it (`buf` is empty then); one that does not, and all after it, go
+    /// through `buf` and `write(2)`.
+    map: Option<AppendMap>,
 }
 
 impl WritableFile for OsWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
+        if let Some(m) = &mut self.map {
+            if m.write_at(self.len, data) {
+                self.len += data.len() as u64;
+                return Ok(());
+            }
+        }
         if self.buf.len() + data.len() > WRITE_BUFFER_BYTES {
             self.flush()?;
         }
         if data.len() >= WRITE_BUFFER_BYTES {
-            self.file.write_all(data)?;
+            // Positional: mapped appends do not move the descriptor's offset.
+            self.file.write_all_at(data, self.len)?;
         } else {
             self.buf.extend_from_slice(data);
         }
@@ -55,24 +95,40 @@ impl WritableFile for OsWritable {
     }
     fn flush(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {
-            let r = self.file.write_all(&self.buf);
+            let at = self.len - self.buf.len() as u64;
+            let r = self.file.write_all_at(&self.buf, at);
             self.buf.clear();
             r?;
         }
         Ok(())
     }
     fn sync(&mut self) -> io::Result<()> {
+        // fdatasync also writes back the pages stored to through the map.
         self.flush()?;
         self.file.sync_data()
     }
     fn preallocate(&mut self, len: u64) -> io::Result<()> {
-        if len > self.size.max(self.len) {
-            self.file.set_len(len)?;
-            self.size = len;
+        let from = self.size.max(self.len);
+        if len <= from {
+            return Ok(());
         }
+        // The bytes appended so far go first, so the map starts at the append position.
+        self.flush()?;
+        self.map = None;
+        self.map = if self.mapped_appends {
+            AppendMap::allocate(&self.file, self.len, from, len)
+        } else {
+            None
+        };
+        if self.map.is_none() {
+            self.file.set_len(len)?;
+        }
+        self.size = len;
         Ok(())
     }
     fn trim_preallocated(&mut self) -> io::Result<()> {
+        // Unmapped first: no page of a map may lie past the file's end.
+        self.map = None;
         if self.size > self.len {
             self.flush()?;
             self.file.set_len(self.len)?;
@@ -159,23 +215,33 @@ impl Drop for OsLock {
     }
 }
 
+impl OsFs {
+    fn create_writable(&self, path: &Path) -> io::Result<OsWritable> {
+        // Readable too: a shared writable map needs a descriptor open for reading.
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(path)?;
+        Ok(OsWritable {
+            file,
+            buf: Vec::with_capacity(WRITE_BUFFER_BYTES),
+            len: 0,
+            size: 0,
+            mapped_appends: self.mapped_appends,
+            map: None,
+        })
+    }
+}
+
 impl FileSystem for OsFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         std::fs::create_dir_all(dir)
     }
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(path)?;
-        Ok(Box::new(OsWritable {
-            file,
-            buf: Vec::with_capacity(WRITE_BUFFER_BYTES),
-            len: 0,
-            size: 0,
-        }))
+        Ok(Box::new(self.create_writable(path)?))
     }
 
     fn open(&self, path: &Path, mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
@@ -289,6 +355,56 @@ mod tests {
                 r.read_at(100_000, 10).unwrap_err().kind(),
                 io::ErrorKind::UnexpectedEof
             );
+        }
+    }
+
+    /// Appends around and across preallocation steps, with mapped appends on and off, read
+    /// back through another descriptor before and after a sync and a trim.
+    #[test]
+    fn preallocated_appends_read_back() {
+        for mapped in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("log");
+            let mut w = OsFs::new()
+                .with_mapped_appends(mapped)
+                .create_writable(&p)
+                .unwrap();
+            let mut expect = b"header".to_vec();
+            w.append(b"header").unwrap();
+            let mut size = 0;
+            for (i, n) in [10usize, 4000, 5000, 70_000, 1, 300, 9000]
+                .into_iter()
+                .enumerate()
+            {
+                if i % 2 == 0 {
+                    size = w.len() + 8192;
+                    w.preallocate(size).unwrap();
+                    let can_map = super::super::append_map::in_place_filesystem(&w.file);
+                    assert_eq!(w.map.is_some(), mapped && can_map, "mapped {mapped}");
+                }
+                // Some appends overrun the preallocated (and mapped) space.
+                let rec: Vec<u8> = (0..n).map(|j| (i * 31 + j) as u8).collect();
+                w.append(&rec).unwrap();
+                expect.extend_from_slice(&rec);
+                size = size.max(w.len());
+                // Visible to another descriptor at once (a process crash would keep it).
+                w.flush().unwrap();
+                let got = std::fs::read(&p).unwrap();
+                assert_eq!(
+                    &got[..expect.len()],
+                    &expect[..],
+                    "mapped {mapped}, step {i}"
+                );
+                assert!(got[expect.len()..].iter().all(|&b| b == 0));
+                assert_eq!(got.len() as u64, size.max(expect.len() as u64));
+            }
+            w.sync().unwrap();
+            w.trim_preallocated().unwrap();
+            w.append(b"tail").unwrap();
+            expect.extend_from_slice(b"tail");
+            w.sync().unwrap();
+            drop(w);
+            assert_eq!(std::fs::read(&p).unwrap(), expect, "mapped {mapped}");
         }
     }
 
