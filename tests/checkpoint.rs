@@ -8,6 +8,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use common::Rng;
+use stratakv::filename::{parse_file_name, FileKind};
+use stratakv::wal::format::LogKind;
+use stratakv::wal::read_log;
 use stratakv::{Db, Options, WriteBatch};
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -73,6 +76,24 @@ fn run(base: Options) {
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
 
+    // The logs being appended to were copied up to their last whole record: no torn
+    // tail, and no preallocated zeros after the WAL's records.
+    for name in std::fs::read_dir(&cp).unwrap() {
+        let name = name.unwrap().file_name().into_string().unwrap();
+        let (kind, number) = match parse_file_name(&name) {
+            Some(FileKind::Wal(n)) => (LogKind::Wal, n),
+            Some(FileKind::Vlog(n)) => (LogKind::Vlog, n),
+            _ => continue,
+        };
+        let path = cp.join(&name);
+        let data = std::fs::read(&path).unwrap();
+        let log = read_log(&path, data.into(), kind, number, true).unwrap();
+        assert_eq!(
+            (log.torn_tail_bytes, log.zeroed_tail_bytes),
+            (0, 0),
+            "{name} ends at a whole record"
+        );
+    }
     let copy = Db::open_with(&cp, opts).unwrap();
     let seq =
         u64::from_le_bytes(copy.get(b"seq").unwrap().unwrap()[..].try_into().unwrap()) as usize;

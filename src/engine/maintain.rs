@@ -1,7 +1,7 @@
 //! Verification and checkpoints of a live engine.
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{lock, Engine};
 use bytes::Bytes;
@@ -180,10 +180,9 @@ impl Engine {
 
     /// Makes a consistent, openable copy of the database in `dest` (which must not exist)
     /// while writes go on: tables are hard-linked (copied where links are impossible), the
-    /// manifest and the live WAL segments are copied as they stand. The copy holds a prefix
-    /// of the acknowledged writes: everything acknowledged before the call, and possibly
-    /// some writes made during it (a partial last WAL record is a torn tail, dropped when
-    /// the copy opens).
+    /// manifest and the live WAL segments are copied, the one being appended to up to its
+    /// last whole record. The copy holds a prefix of the acknowledged writes: everything
+    /// acknowledged before the call, and possibly some writes made during it.
     pub fn checkpoint(&self, dest: &Path) -> Result<()> {
         self.check_open()?;
         let fs = &*self.fs;
@@ -209,6 +208,21 @@ impl Engine {
             fs.link_or_copy(&from, &to)
                 .map_err(|e| Error::io("linking", &to, e))?;
         }
+        // The WAL segment and the value-log file being appended to are copied up to their
+        // last whole record, as their writers last left them: bytes appended while a copy
+        // reads them could leave a record half read in front of a whole one, which no torn
+        // tail explains (and the copy of the segment loses its preallocated zeros).
+        let appending: Vec<(PathBuf, u64)> = [
+            lock(&self.wal)
+                .as_ref()
+                .map(|w| (w.path().to_path_buf(), w.len())),
+            lock(&self.vlog)
+                .as_ref()
+                .map(|w| (w.log.path().to_path_buf(), w.log.len())),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         let mut copies = vec![manifest_path(&self.dir, manifest_number)];
         // Sealed value-log files never change: linked. The active one is copied as it
         // stands (the copy's manifest has it unsealed, so its open seals it where its
@@ -234,9 +248,12 @@ impl Engine {
             }
         }
         for from in &copies {
-            let data = fs
+            let mut data = fs
                 .read_file(from)
                 .map_err(|e| Error::io("reading", from, e))?;
+            if let Some((_, len)) = appending.iter().find(|(p, _)| p == from) {
+                data.truncate(usize::try_from(*len).unwrap_or(usize::MAX));
+            }
             let to = dest.join(from.file_name().unwrap_or_default());
             let mut w = fs.create(&to).map_err(|e| Error::io("creating", &to, e))?;
             w.append(&data)
