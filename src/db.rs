@@ -290,7 +290,9 @@ impl Db {
     ///
     /// As [`Db::put`].
     pub fn delete_with(&self, key: impl AsRef<[u8]>, opts: WriteOptions) -> Result<()> {
-        let mut b = WriteBatch::new();
+        let key = key.as_ref();
+        // Exact size: kind byte, a varint of at most 5 bytes, key.
+        let mut b = WriteBatch::with_capacity(6 + key.len());
         b.delete(key);
         self.write_with(b, opts)
     }

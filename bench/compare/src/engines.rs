@@ -144,17 +144,13 @@ mod strata {
             self.desc.clone()
         }
         fn put(&self, k: &[u8], v: &[u8]) -> R<()> {
-            let mut b = stratakv::WriteBatch::new();
-            b.put(k, v);
-            self.db.write_with(b, self.wo).map_err(err)
+            self.db.put_with(k, v, self.wo).map_err(err)
         }
         fn get(&self, k: &[u8]) -> R<Option<usize>> {
             Ok(self.db.get(k).map_err(err)?.map(|v| v.len()))
         }
         fn delete(&self, k: &[u8]) -> R<()> {
-            let mut b = stratakv::WriteBatch::new();
-            b.delete(k);
-            self.db.write_with(b, self.wo).map_err(err)
+            self.db.delete_with(k, self.wo).map_err(err)
         }
         fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
             count(self.db.range(k.to_vec()..).take(n))

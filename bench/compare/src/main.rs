@@ -123,8 +123,45 @@ fn splitmix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Key `i`: 16 zero-padded decimal digits (as `format!("{i:016}")`, without the formatting
+/// machinery, which cost a tenth of a cached put: harness time, not the engine's).
 fn key(i: u64) -> Vec<u8> {
-    format!("{i:016}").into_bytes()
+    let mut k = vec![b'0'; 16];
+    let mut n = i;
+    for d in k.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    debug_assert_eq!(n, 0, "keys have 16 digits");
+    k
+}
+
+/// Values made up front, as db_bench's `RandomGenerator` does: about 4 MiB of them, each
+/// made as [`value`] makes one, so that a timed operation spends nothing on making its
+/// value. Operations pick one by a hash of their seed and index.
+struct Values {
+    pool: Vec<u8>,
+    len: usize,
+    count: u64,
+}
+
+impl Values {
+    fn new(seed: u64, len: usize) -> Values {
+        let count = ((4 << 20) / len.max(1)).max(64) as u64;
+        let mut pool = Vec::with_capacity(count as usize * len);
+        for j in 0..count {
+            pool.extend_from_slice(&value(seed, j, len));
+        }
+        Values { pool, len, count }
+    }
+
+    fn get(&self, seed: u64, i: u64) -> &[u8] {
+        let j = (splitmix(seed ^ i) % self.count) as usize;
+        &self.pool[j * self.len..(j + 1) * self.len]
+    }
 }
 
 /// A value for key `i`: half random bytes, half repeated, as db_bench makes them (about 2x
@@ -243,6 +280,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
     };
     let rand_key = move |i: u64| (i.wrapping_mul(step).wrapping_add(a.seed)) % n;
     let zipf = zipf::Zipf::new(n, 0.99);
+    let vals = Values::new(a.seed, a.value_size);
     let mut db: Option<Box<dyn Engine>> = None;
     let mut gen = 0;
     let mut dbdir = root.path().join("db0");
@@ -273,13 +311,12 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
             db = Some(engines::open(name, &dbdir, &s)?);
         }
         let e = &**db.as_ref().expect("opened");
-        let vs = a.value_size;
         let seed = a.seed;
         let (secs, lat) = match w {
-            "fillseq" => timed(a.threads, n, &|i| e.put(&key(i), &value(seed, i, vs)))?,
+            "fillseq" => timed(a.threads, n, &|i| e.put(&key(i), vals.get(seed, i)))?,
             "fillrandom" | "overwrite" => timed(a.threads, n, &|i| {
                 let k = rand_key(i);
-                e.put(&key(k), &value(seed ^ 1, k, vs))
+                e.put(&key(k), vals.get(seed ^ 1, k))
             })?,
             "readrandom" => timed(a.threads, n, &|i| {
                 let k = rand_key(i.wrapping_mul(7));
@@ -308,7 +345,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
                 emit(w, 0, secs, &[], &dbdir, e.describe());
                 continue;
             }
-            y if y.starts_with("ycsb") => ycsb(e, y, a, &zipf)?,
+            y if y.starts_with("ycsb") => ycsb(e, y, a, &zipf, &vals)?,
             "recovery" => {
                 let dir = root.path().join("crashed");
                 let st = Command::new(std::env::current_exe().map_err(|e| e.to_string())?)
@@ -351,17 +388,23 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
 /// latest inserts): A 50% reads / 50% updates, B 95/5, C reads only, D 95% reads / 5%
 /// inserts, E 95% short scans (1-100 entries) / 5% inserts, F 50% reads / 50%
 /// read-modify-writes.
-fn ycsb(e: &dyn Engine, w: &str, a: &Args, z: &zipf::Zipf) -> Result<(f64, Vec<u32>), String> {
+fn ycsb(
+    e: &dyn Engine,
+    w: &str,
+    a: &Args,
+    z: &zipf::Zipf,
+    vals: &Values,
+) -> Result<(f64, Vec<u32>), String> {
     let n = a.num;
     let inserted = AtomicU64::new(n);
-    let (seed, vs) = (a.seed, a.value_size);
+    let seed = a.seed;
     timed(a.threads, n, &|i| {
         let h = splitmix(seed ^ 0xC5B1 ^ i);
         let u = zipf::unit(h);
         let pct = splitmix(h) % 100;
         let insert = || {
             let k = inserted.fetch_add(1, Ordering::Relaxed);
-            e.put(&key(k), &value(seed, k, vs))
+            e.put(&key(k), vals.get(seed, k))
         };
         match w {
             "ycsba" | "ycsbb" | "ycsbc" => {
@@ -374,7 +417,7 @@ fn ycsb(e: &dyn Engine, w: &str, a: &Args, z: &zipf::Zipf) -> Result<(f64, Vec<u
                 if pct < reads {
                     e.get(&k).map(|_| ())
                 } else {
-                    e.put(&k, &value(seed ^ i, i, vs))
+                    e.put(&k, vals.get(seed ^ i, i))
                 }
             }
             "ycsbd" => {
@@ -399,7 +442,7 @@ fn ycsb(e: &dyn Engine, w: &str, a: &Args, z: &zipf::Zipf) -> Result<(f64, Vec<u
                     e.get(&k).map(|_| ())
                 } else {
                     e.get(&k)?;
-                    e.put(&k, &value(seed ^ i, i, vs))
+                    e.put(&k, vals.get(seed ^ i, i))
                 }
             }
             other => Err(format!("unknown workload {other}")),
@@ -419,9 +462,10 @@ fn fill_and_die(name: &str, dir: &Path, a: &Args) -> Result<(), String> {
         mmap: a.mmap,
     };
     let e = engines::open(name, dir, &s)?;
+    let vals = Values::new(a.seed, a.value_size);
     let n = (64u64 << 20) / (16 + a.value_size as u64);
     for i in 0..n {
-        e.put(&key(i), &value(a.seed, i, a.value_size))?;
+        e.put(&key(i), vals.get(a.seed, i))?;
     }
     // No close, no drop: the process ends as a kill would end it (the OS keeps what was
     // written to files).
