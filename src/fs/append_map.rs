@@ -17,9 +17,9 @@
 //! error: there, and wherever `fallocate` or the map fails, appends go through `write(2)`
 //! into a sparse extension as before.
 //!
-//! **What remains.** On the filesystems above a page fault can still fail after the
-//! filesystem has turned read-only following an error, or when the kernel is out of memory;
-//! the process then dies of `SIGBUS` instead of seeing a write error. Either way writes stop
+//! **What remains.** On the filesystems above a page fault can still fail, for example after
+//! the filesystem has turned read-only following an error; the process then dies of `SIGBUS`
+//! instead of seeing a write error. Either way writes stop
 //! and nothing acknowledged is lost: what was copied is in the page cache, and recovery reads
 //! what reached the disk. [`super::OsFs::with_mapped_appends`] turns the map off.
 

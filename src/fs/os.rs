@@ -39,8 +39,8 @@ impl OsFs {
     /// Whether appends to preallocated files may go through a memory map (default true).
     /// Where they do (Linux; ext4, xfs, tmpfs), a WAL append is a `memcpy` into the page
     /// cache instead of a `write(2)` (fillseq ~1.4x faster on this project's VM), at one
-    /// cost: a page fault the filesystem cannot serve (it went read-only after an error, or
-    /// memory ran out) kills the process with `SIGBUS` instead of failing the write. Either
+    /// cost: a page fault the filesystem cannot serve (say, it went read-only after an
+    /// error) kills the process with `SIGBUS` instead of failing the write. Either
     /// way writes stop and nothing acknowledged is lost; `false` keeps every append a
     /// `write(2)`, which reports such failures as errors.
     pub fn with_mapped_appends(self, on: bool) -> Self {
