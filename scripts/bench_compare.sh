@@ -38,7 +38,7 @@ run() {
   } > "$OUT/$stamp-$name.md"
 }
 run small-1t "$NUM" --value-size 100 --threads 1 \
-  --workloads fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom,recovery
+  --workloads fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,readwhilewriting,deleterandom,recovery
 run small-2t "$NUM" --value-size 100 --threads 2
 run ycsb-2t "$NUM" --value-size 100 --threads 2 \
   --workloads fillrandom,ycsba,ycsbb,ycsbc,ycsbd,ycsbe,ycsbf

@@ -57,15 +57,21 @@ struct Args {
     #[arg(long)]
     mmap: bool,
     /// Comma-separated workloads: fillseq, fillrandom, overwrite, readrandom, readmissing,
-    /// readseq, seekrandom (seek + next 100), deleterandom, ycsba .. ycsbf (Zipfian 0.99),
+    /// readseq, seekrandom (seek + next 100), readwhilewriting (random reads while one more
+    /// thread overwrites random keys; its rate is reported as its own row), deleterandom,
+    /// ycsba .. ycsbf (Zipfian 0.99),
     /// recovery (time to reopen after a process killed with 64 MiB written and not closed),
     /// waitforcompaction (flush and wait until background compaction is idle; untimed,
     /// reported as its duration).
     #[arg(
         long,
-        default_value = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,deleterandom"
+        default_value = "fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,seekrandom,readwhilewriting,deleterandom"
     )]
     workloads: String,
+    /// readwhilewriting: the writer's pace in MiB/s of keys and values (db_bench's
+    /// `--benchmark_write_rate_limit`); 0 writes without pause.
+    #[arg(long, default_value_t = 8)]
+    rww_write_mib: u64,
     /// Seed for key order and values.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -338,6 +344,14 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
                 e.seek_next(&key(rand_key(i)), 100).map(|_| ())
             })?,
             "deleterandom" => timed(a.threads, n, &|i| e.delete(&key(rand_key(i))))?,
+            "readwhilewriting" => {
+                let (secs, lat, writes) = read_while_writing(e, a, &rand_key, &vals)?;
+                emit(w, lat.len() as u64, secs, &lat, &dbdir, e.describe());
+                // The writer's own rate, so that an engine whose readers starve its writer
+                // (or the reverse) shows it.
+                emit(RWW_WRITES, writes, secs, &[], &dbdir, e.describe());
+                continue;
+            }
             "waitforcompaction" => {
                 let t = Instant::now();
                 e.wait_for_compaction()?;
@@ -382,6 +396,54 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
         emit("close", 0, 0.0, &[], &dbdir, desc);
     }
     Ok(())
+}
+
+/// The row that reports the writer's rate during `readwhilewriting`.
+const RWW_WRITES: &str = "readwhilewriting (writer)";
+
+/// db_bench's `readwhilewriting`: `threads` readers share `num` random point reads while one
+/// more thread overwrites random keys until they finish, paced at `--rww-write-mib` so that
+/// every engine serves its reads under the same write load (unpaced, a faster engine's
+/// writer would make more flush and compaction work for its own readers to share the cores
+/// with). Returns the readers'
+/// seconds and latencies and how many writes the writer made meanwhile.
+fn read_while_writing(
+    e: &dyn Engine,
+    a: &Args,
+    rand_key: &(dyn Fn(u64) -> u64 + Sync),
+    vals: &Values,
+) -> Result<(f64, Vec<u32>, u64), String> {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let seed = a.seed;
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| -> Result<u64, String> {
+            // Writes per second the pace allows (0: no limit), in user bytes as db_bench's
+            // --benchmark_write_rate_limit counts them.
+            let per_sec = (a.rww_write_mib << 20) as f64 / (16 + a.value_size) as f64;
+            let start = Instant::now();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if per_sec > 0.0 && i as f64 >= start.elapsed().as_secs_f64() * per_sec {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                    continue;
+                }
+                let k = rand_key(i.wrapping_mul(13).wrapping_add(1));
+                e.put(&key(k), vals.get(seed ^ 2, i))?;
+                i += 1;
+            }
+            Ok(i)
+        });
+        let reads = timed(a.threads, a.num, &|i| {
+            let k = rand_key(i.wrapping_mul(7));
+            e.get(&key(k)).map(|_| ())
+        });
+        stop.store(true, Ordering::Relaxed);
+        let writes = writer
+            .join()
+            .unwrap_or_else(|_| Err("the writer panicked".into()))?;
+        let (secs, lat) = reads?;
+        Ok((secs, lat, writes))
+    })
 }
 
 /// YCSB core workloads A-F over the loaded keys (Zipfian 0.99, scrambled; D reads the
@@ -532,6 +594,17 @@ fn report(a: &Args, rows: &[Row]) -> String {
     }
     let find = |e: &str, w: &str| rows.iter().find(|r| r.engine == e && r.workload == w);
     let mut s = String::new();
+    if workloads.contains(&"readwhilewriting") {
+        let pace = match a.rww_write_mib {
+            0 => "without pause".to_string(),
+            m => format!("paced at {m} MiB/s of keys and values"),
+        };
+        let _ = writeln!(
+            s,
+            "readwhilewriting: the readers' rate; one more thread overwrites random keys {pace} \
+             meanwhile (its achieved rate is the `{RWW_WRITES}` row).\n"
+        );
+    }
     let _ = writeln!(
         s,
         "{} keys, 16-byte keys, {}-byte values, {} thread(s), {}, cache {} MiB\n",
