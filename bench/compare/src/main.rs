@@ -405,8 +405,8 @@ const RWW_WRITES: &str = "readwhilewriting (writer)";
 /// more thread overwrites random keys until they finish, paced at `--rww-write-mib` so that
 /// every engine serves its reads under the same write load (unpaced, a faster engine's
 /// writer would make more flush and compaction work for its own readers to share the cores
-/// with). Returns the readers'
-/// seconds and latencies and how many writes the writer made meanwhile.
+/// with). Returns the readers' seconds and latencies and how many writes the writer made
+/// meanwhile.
 fn read_while_writing(
     e: &dyn Engine,
     a: &Args,
@@ -419,7 +419,8 @@ fn read_while_writing(
         let writer = s.spawn(|| -> Result<u64, String> {
             // Writes per second the pace allows (0: no limit), in user bytes as db_bench's
             // --benchmark_write_rate_limit counts them.
-            let per_sec = (a.rww_write_mib << 20) as f64 / (16 + a.value_size) as f64;
+            let per_sec =
+                a.rww_write_mib.saturating_mul(1 << 20) as f64 / (16 + a.value_size) as f64;
             let start = Instant::now();
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
