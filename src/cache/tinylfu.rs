@@ -14,6 +14,12 @@
 //! beating main's least recent probation entry (the victim) on estimated frequency from the
 //! shard's [`FrequencySketch`]; the loser is evicted. So a scan, whose keys are seen once,
 //! passes through the window and leaves the frequent set in main alone.
+//!
+//! Recency in the window and in protected is kept CLOCK-style: a hit there only sets the
+//! entry's *referenced* mark instead of moving it to the recent end, which would touch two
+//! to four other entries' links under the lock. An entry reaching the least recent end with
+//! its mark set gets a second chance: the mark is cleared and it goes back to the recent end.
+//! A hit in probation still moves the entry at once (a promotion to protected).
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -85,6 +91,8 @@ struct Node<K, V> {
     prev: u32,
     next: u32,
     queue: Queue,
+    /// Hit since it last reached the recent end of its queue (window and protected only).
+    referenced: bool,
 }
 
 /// An intrusive doubly linked list over the slab: `head` is least recent.
@@ -246,23 +254,27 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
     }
 
     fn on_hit(&mut self, i: u32) {
-        match self.node(i).queue {
-            Queue::Window => {
-                self.unlink(i);
-                self.push(i, Queue::Window);
+        let n = self.node_mut(i);
+        match n.queue {
+            Queue::Window | Queue::Protected => {
+                if !n.referenced {
+                    n.referenced = true;
+                }
             }
             Queue::Probation => {
                 self.unlink(i);
                 self.push(i, Queue::Protected);
                 while self.protected.bytes > self.protected_cap {
-                    let demoted = self.protected.head;
-                    self.unlink(demoted);
-                    self.push(demoted, Queue::Probation);
+                    let head = self.protected.head;
+                    self.unlink(head);
+                    let second_chance = std::mem::take(&mut self.node_mut(head).referenced);
+                    let to = if second_chance {
+                        Queue::Protected
+                    } else {
+                        Queue::Probation
+                    };
+                    self.push(head, to);
                 }
-            }
-            Queue::Protected => {
-                self.unlink(i);
-                self.push(i, Queue::Protected);
             }
         }
     }
@@ -292,6 +304,10 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
         while self.window.bytes > self.window_cap {
             let cand = self.window.head;
             self.unlink(cand);
+            if std::mem::take(&mut self.node_mut(cand).referenced) {
+                self.push(cand, Queue::Window); // a second chance
+                continue;
+            }
             let (cand_hash, cand_w) = {
                 let n = self.node(cand);
                 (n.hash, n.weight)
@@ -348,6 +364,7 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
                 prev: NIL,
                 next: NIL,
                 queue: Queue::Window,
+                referenced: false,
             };
             let i = match self.free.pop() {
                 Some(i) => {
@@ -604,6 +621,30 @@ mod tests {
                 "frequent key {k} was flushed by one-time keys"
             );
         }
+        check_lists(&c.shards[0].0.lock().unwrap());
+    }
+
+    #[test]
+    fn a_hit_in_protected_is_spared_the_next_demotion() {
+        // One shard: window 1 entry, main 99, protected 76.
+        let c: TinyLfu<u64, u64> = TinyLfu::new(100, 1);
+        for k in 0..100 {
+            c.insert(k, k, 1);
+        }
+        for k in 0..80 {
+            assert_eq!(c.get(&k), Some(k)); // promotes; 0..=3 are demoted on the way
+        }
+        let queue_of = |k: u64| {
+            let s = c.shards[0].0.lock().unwrap();
+            s.node(s.find(hash_of(&k), &k).unwrap()).queue
+        };
+        assert_eq!(queue_of(3), Queue::Probation);
+        assert_eq!(queue_of(4), Queue::Protected);
+        c.get(&4); // the least recent protected entry is hit ...
+        c.get(&90); // ... before a promotion overflows protected
+        assert_eq!(queue_of(4), Queue::Protected, "the hit entry was demoted");
+        assert_eq!(queue_of(5), Queue::Probation, "the next one stays");
+        assert_eq!(queue_of(90), Queue::Protected);
         check_lists(&c.shards[0].0.lock().unwrap());
     }
 
