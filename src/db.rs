@@ -332,8 +332,7 @@ impl Db {
         // The sequence number first: the pinned state is then at least as new, so it holds
         // every value-log file a visible entry can point into.
         let seq = e.visible();
-        Iter::new(
-            e.pinned(),
+        e.iter(
             seq,
             to_owned_bound(range.start_bound()),
             to_owned_bound(range.end_bound()),
@@ -345,7 +344,7 @@ impl Db {
         let p = prefix.as_ref();
         let e = &self.inner.engine;
         let seq = e.visible();
-        Iter::new(e.pinned(), seq, Bound::Included(p.to_vec()), prefix_end(p))
+        e.iter(seq, Bound::Included(p.to_vec()), prefix_end(p))
     }
 
     /// Every entry.
@@ -578,8 +577,7 @@ impl Snapshot {
 
     /// Entries in `range` as of the snapshot.
     pub fn range<K: AsRef<[u8]>, R: RangeBounds<K>>(&self, range: R) -> Iter {
-        Iter::new(
-            self.inner.engine.pinned(),
+        self.inner.engine.iter(
             self.inner.seq,
             to_owned_bound(range.start_bound()),
             to_owned_bound(range.end_bound()),
@@ -589,12 +587,9 @@ impl Snapshot {
     /// Entries starting with `prefix` as of the snapshot.
     pub fn prefix(&self, prefix: impl AsRef<[u8]>) -> Iter {
         let p = prefix.as_ref();
-        Iter::new(
-            self.inner.engine.pinned(),
-            self.inner.seq,
-            Bound::Included(p.to_vec()),
-            prefix_end(p),
-        )
+        self.inner
+            .engine
+            .iter(self.inner.seq, Bound::Included(p.to_vec()), prefix_end(p))
     }
 
     /// Every entry as of the snapshot.

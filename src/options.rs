@@ -111,6 +111,12 @@ pub struct Options {
     pub level0_compaction_trigger: usize,
     /// L0 file count at which writes are slowed (default 20).
     pub level0_slowdown_trigger: usize,
+    /// Compact a table that reads keep paying for (default true): each get that probes
+    /// tables past the first, and each iterator over more than one table, charges the
+    /// first table it consults; a table charged more than `max(100, size / 16 KiB)` times
+    /// is compacted into the next level when no size-triggered compaction is due (LevelDB's
+    /// seek compaction). Off: only sizes and file counts trigger compactions.
+    pub read_triggered_compaction: bool,
     /// L0 file count at which writes stop until compaction catches up (default 36).
     pub level0_stop_trigger: usize,
     /// Estimated compaction debt (bytes past the level targets) at which writes are slowed
@@ -165,6 +171,7 @@ impl Default for Options {
             target_file_size: 64 << 20,
             level0_compaction_trigger: 4,
             level0_slowdown_trigger: 20,
+            read_triggered_compaction: true,
             level0_stop_trigger: 36,
             pending_compaction_bytes_slowdown: 64 << 30,
             pending_compaction_bytes_stop: 256 << 30,
@@ -205,6 +212,7 @@ impl PartialEq for Options {
             && self.target_file_size == o.target_file_size
             && self.level0_compaction_trigger == o.level0_compaction_trigger
             && self.level0_slowdown_trigger == o.level0_slowdown_trigger
+            && self.read_triggered_compaction == o.read_triggered_compaction
             && self.level0_stop_trigger == o.level0_stop_trigger
             && self.pending_compaction_bytes_slowdown == o.pending_compaction_bytes_slowdown
             && self.pending_compaction_bytes_stop == o.pending_compaction_bytes_stop
@@ -310,6 +318,7 @@ impl Options {
             "target_file_size" => self.target_file_size = size(key, v)? as u64,
             "level0_compaction_trigger" => self.level0_compaction_trigger = size(key, v)?,
             "level0_slowdown_trigger" => self.level0_slowdown_trigger = size(key, v)?,
+            "read_triggered_compaction" => self.read_triggered_compaction = boolean(key, v)?,
             "level0_stop_trigger" => self.level0_stop_trigger = size(key, v)?,
             "pending_compaction_bytes_slowdown" => {
                 self.pending_compaction_bytes_slowdown = size(key, v)? as u64

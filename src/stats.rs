@@ -20,6 +20,7 @@ pub(crate) struct Counters {
     pub flushes: AtomicU64,
     pub compactions: AtomicU64,
     pub trivial_moves: AtomicU64,
+    pub read_compactions: AtomicU64,
     pub compaction_bytes_read: AtomicU64,
     pub compaction_bytes_written: AtomicU64,
     /// Point-read counters, striped per thread.
@@ -185,6 +186,8 @@ pub struct Stats {
     pub compactions: u64,
     /// Compactions that moved a table down without rewriting it.
     pub trivial_moves: u64,
+    /// Compactions asked for by reads (see `Options::read_triggered_compaction`).
+    pub read_compactions: u64,
     /// Bytes compactions read.
     pub compaction_bytes_read: u64,
     /// Bytes compactions wrote.
@@ -324,9 +327,10 @@ impl fmt::Display for Stats {
             (
                 "compactions",
                 format!(
-                    "{} ({} trivial moves), {} read, {} written, {} pending",
+                    "{} ({} trivial moves, {} read-triggered), {} read, {} written, {} pending",
                     self.compactions,
                     self.trivial_moves,
+                    self.read_compactions,
                     human(self.compaction_bytes_read),
                     human(self.compaction_bytes_written),
                     human(self.pending_compaction_bytes)

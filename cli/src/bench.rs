@@ -41,7 +41,8 @@ pub struct BenchArgs {
     /// readrandom, readmissing, readseq, seekrandom, readwhilewriting, deleterandom,
     /// ycsba .. ycsbf (Zipfian 0.99), txnrmw, txncontended; `waitforcompaction` (as in
     /// db_bench) is not timed: it flushes and waits until compaction has caught up, so the
-    /// next workload does not share the CPU with the previous one's compaction debt.
+    /// next workload does not share the CPU with the previous one's compaction debt;
+    /// `compact` (as in db_bench, not timed either) compacts every level down.
     #[arg(long, default_value = "fillseq,fillrandom,readrandom,readseq")]
     pub workloads: String,
     /// Options preset: default, low-memory or high-performance (before --config).
@@ -62,7 +63,7 @@ pub struct BenchArgs {
 
 const ALL_WORKLOADS: &str = "fillseq, fillrandom, overwrite, readrandom, readmissing, readseq, \
      seekrandom, readwhilewriting, deleterandom, ycsba, ycsbb, ycsbc, ycsbd, ycsbe, ycsbf, \
-     txnrmw, txncontended, waitforcompaction";
+     txnrmw, txncontended, waitforcompaction, compact";
 
 struct Row {
     name: String,
@@ -553,6 +554,12 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         if w == "waitforcompaction" {
             if let Some(db) = &ctx.db {
                 settle(db)?;
+            }
+            continue;
+        }
+        if w == "compact" {
+            if let Some(db) = &ctx.db {
+                db.compact()?;
             }
             continue;
         }

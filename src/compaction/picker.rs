@@ -12,6 +12,10 @@
 //! - Inputs overlapping nothing below and one another (one table, or level-0 tables of
 //!   sequential writes) move down by a manifest edit alone.
 //!
+//! When no level scores 1, a table that reads asked to compact (its read budget ran out,
+//! see `Options::read_triggered_compaction`) is compacted as above: with every L0 table
+//! when it is on L0, alone otherwise ([`pick_for_reads`]).
+//!
 //! A task never includes a table that a running task holds; ranges of a level never cover
 //! part of one user key's versions (outputs are cut between user keys), so overlap by user
 //! key is exact.
@@ -64,7 +68,7 @@ pub struct Task {
     /// No level below `output_level` holds data in the task's range: tombstones that no
     /// snapshot needs can be dropped.
     pub bottommost: bool,
-    /// The score that chose it (>= 1 for automatic tasks).
+    /// The score that chose it (>= 1 for size-triggered tasks, 0 for read-triggered ones).
     pub score: f64,
 }
 
@@ -245,6 +249,45 @@ pub fn pick(v: &Version, o: &PickerOptions, busy: &HashSet<u64>) -> Option<Task>
     None
 }
 
+/// What to do about a table that reads asked to compact.
+#[derive(Debug)]
+pub enum ReadPick {
+    /// Run this task.
+    Task(Task),
+    /// A table the task needs is busy: ask again when a compaction ends.
+    Wait,
+    /// Nothing to do: the table left the level, or sits on the last one.
+    Drop,
+}
+
+/// The task for table `number` of `level`, which reads asked to compact.
+pub fn pick_for_reads(
+    v: &Version,
+    o: &PickerOptions,
+    busy: &HashSet<u64>,
+    level: usize,
+    number: u64,
+) -> ReadPick {
+    let last = o.max_levels.min(v.levels.len()).saturating_sub(1);
+    let Some(files) = v.levels.get(level).filter(|_| level < last) else {
+        return ReadPick::Drop;
+    };
+    let Some(f) = files.iter().find(|f| f.number == number) else {
+        return ReadPick::Drop;
+    };
+    // Level-0 tables overlap: compacting one without the older ones could put newer data
+    // below older.
+    let inputs = if level == 0 {
+        files.clone()
+    } else {
+        vec![f.clone()]
+    };
+    match task_for(v, level, inputs, busy, 0.0) {
+        Some(t) => ReadPick::Task(t),
+        None => ReadPick::Wait,
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::HashSet;
@@ -302,6 +345,7 @@ pub(crate) mod tests {
             largest_seq: seq,
             num_entries: size / 100,
             table: dummy_table(),
+            read_budget: crate::manifest::ReadBudget::for_size(size),
         })
     }
 
@@ -396,6 +440,58 @@ pub(crate) mod tests {
         assert_eq!(t.level, 1);
         assert_eq!(t.inputs[0].number, 11, "no overlap below beats overlap");
         assert!(t.trivial_move);
+    }
+
+    #[test]
+    fn read_triggered_tasks_take_all_of_l0_or_the_one_table() {
+        let l0: Vec<_> = (1..=2).map(|n| file(n, 0, "c", "f", 10, n)).collect();
+        let l1 = vec![file(10, 1, "a", "d", 100, 0), file(11, 1, "e", "f", 100, 0)];
+        let l2 = vec![file(20, 2, "a", "z", 100, 0)];
+        let l3 = vec![file(30, 3, "a", "z", 100, 0)];
+        let v = version(vec![l0, l1, l2, l3]);
+        let none = HashSet::new();
+        assert!(pick(&v, &opts(), &none).is_none(), "no level is due");
+        let ReadPick::Task(t) = pick_for_reads(&v, &opts(), &none, 0, 2) else {
+            panic!("an L0 table asked");
+        };
+        assert_eq!((t.level, t.output_level, t.score), (0, 1, 0.0));
+        let mut inputs: Vec<u64> = t.inputs.iter().map(|f| f.number).collect();
+        inputs.sort_unstable();
+        assert_eq!(
+            inputs,
+            [1, 2],
+            "every L0 table goes, not just the one asked"
+        );
+        assert_eq!(t.next_inputs.len(), 2);
+        let ReadPick::Task(t) = pick_for_reads(&v, &opts(), &none, 1, 11) else {
+            panic!("an L1 table asked");
+        };
+        assert_eq!(t.inputs.len(), 1);
+        assert_eq!(t.next_inputs[0].number, 20);
+        let busy: HashSet<u64> = [20].into();
+        assert!(matches!(
+            pick_for_reads(&v, &opts(), &busy, 1, 11),
+            ReadPick::Wait
+        ));
+        assert!(matches!(
+            pick_for_reads(&v, &opts(), &none, 1, 99),
+            ReadPick::Drop
+        ));
+        assert!(
+            matches!(pick_for_reads(&v, &opts(), &none, 3, 30), ReadPick::Drop),
+            "nothing goes below the last level"
+        );
+    }
+
+    #[test]
+    fn a_read_budget_is_exhausted_once() {
+        let f = file(1, 0, "a", "b", 0, 1);
+        assert_eq!(f.read_budget.left(), 100, "the least budget");
+        assert!(!f.read_budget.spend(99));
+        assert!(f.read_budget.spend(2), "the call that crosses zero says so");
+        assert!(!f.read_budget.spend(1), "and only that one");
+        let big = file(2, 0, "a", "b", 64 << 20, 1);
+        assert_eq!(big.read_budget.left(), 4096, "one read per 16 KiB");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use super::flush::{cache_to_offer, table_options};
 use super::{lock, Engine, State};
-use crate::compaction::picker::{self, PickerOptions, Task};
+use crate::compaction::picker::{self, PickerOptions, ReadPick, Task};
 use crate::compaction::run;
 use crate::error::Result;
 use crate::iter::db_iter::as_slices;
@@ -52,6 +52,22 @@ impl Engine {
         };
     }
 
+    /// Asks the compaction threads to compact a table whose read budget ran out (level,
+    /// file number). One request is kept at a time: a table exhausted while another's
+    /// request waits is not asked for (its budget stays spent), which costs little since a
+    /// level-0 request takes every level-0 table.
+    pub(crate) fn want_read_compaction(&self, wanted: (usize, u64)) {
+        if !self.opts.read_triggered_compaction {
+            return;
+        }
+        let mut st = lock(&self.state);
+        if st.read_wanted.is_none() {
+            st.read_wanted = Some(wanted);
+            drop(st);
+            self.bg_cv.notify_all();
+        }
+    }
+
     /// Live snapshot sequence numbers, ascending.
     fn snapshot_seqs(&self) -> Vec<u64> {
         lock(&self.snapshots).keys().copied().collect()
@@ -68,7 +84,20 @@ impl Engine {
                         return;
                     }
                     if self.poison.get().is_none() && !st.manual {
-                        if let Some(t) = picker::pick(&st.versions.current(), &po, &st.busy) {
+                        let v = st.versions.current();
+                        let mut task = picker::pick(&v, &po, &st.busy);
+                        if let (None, Some((level, number))) = (&task, st.read_wanted) {
+                            match picker::pick_for_reads(&v, &po, &st.busy, level, number) {
+                                ReadPick::Task(t) => {
+                                    st.read_wanted = None;
+                                    Counters::add(&self.counters.read_compactions, 1);
+                                    task = Some(t);
+                                }
+                                ReadPick::Wait => {}
+                                ReadPick::Drop => st.read_wanted = None,
+                            }
+                        }
+                        if let Some(t) = task {
                             st.busy.extend(t.file_numbers());
                             st.running += 1;
                             break t;

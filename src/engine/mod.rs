@@ -31,7 +31,7 @@ use bytes::Bytes;
 
 use crate::error::{Error, Result};
 use crate::fs::FileSystem;
-use crate::iter::db_iter::SourceFactory;
+use crate::iter::db_iter::{as_slices, Iter, SourceFactory};
 use crate::iter::level::{overlaps, tables_within, LevelIter};
 use crate::iter::InternalIterator;
 use crate::key::user_key;
@@ -53,6 +53,35 @@ pub(crate) struct SuperVersion {
     /// Frozen memtables, newest first.
     pub imms: Vec<Arc<Memtable>>,
     pub version: Arc<Version>,
+}
+
+impl SuperVersion {
+    /// Charges the first table an iterator over `[lower, upper]` reads with the other
+    /// tables it merges; the table whose budget this exhausts, if any.
+    fn charge_range(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Option<(usize, u64)> {
+        let mut first = None;
+        let mut count = 0u64;
+        for (level, files) in self.version.levels.iter().enumerate() {
+            if level == 0 {
+                for f in files {
+                    if overlaps(user_key(&f.smallest), user_key(&f.largest), lower, upper) {
+                        first.get_or_insert(f);
+                        count += 1;
+                    }
+                }
+            } else {
+                let within = tables_within(files, lower, upper);
+                if !within.is_empty() {
+                    first.get_or_insert(&files[within.start]);
+                    count += 1;
+                }
+            }
+        }
+        let f = first.filter(|_| count > 1)?;
+        f.read_budget
+            .spend(count - 1)
+            .then_some((f.level as usize, f.number))
+    }
 }
 
 impl SourceFactory for SuperVersion {
@@ -106,6 +135,9 @@ pub(crate) struct State {
     pub running: usize,
     /// A manual compaction is running: automatic ones wait.
     pub manual: bool,
+    /// A table (level, file number) whose read budget ran out: compacted when no
+    /// size-triggered compaction is due.
+    pub read_wanted: Option<(usize, u64)>,
     pub pressure: compact::Pressure,
     /// Seconds of write delay owed while writes are slowed.
     pub delay_debt: f64,
@@ -255,6 +287,16 @@ impl Engine {
         self.sv.load_full()
     }
 
+    /// An iterator over `[lower, upper]` as of `seq`. One that will merge more than one
+    /// table charges the first one's read budget.
+    pub fn iter(&self, seq: u64, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Iter {
+        let sv = self.pinned();
+        if let Some(wanted) = sv.charge_range(as_slices(&lower), as_slices(&upper)) {
+            self.want_read_compaction(wanted);
+        }
+        Iter::new(sv, seq, lower, upper)
+    }
+
     pub fn visible(&self) -> u64 {
         self.visible_seq.load(Ordering::Acquire)
     }
@@ -351,6 +393,7 @@ impl Engine {
             flushes: Counters::get(&c.flushes),
             compactions: Counters::get(&c.compactions),
             trivial_moves: Counters::get(&c.trivial_moves),
+            read_compactions: Counters::get(&c.read_compactions),
             compaction_bytes_read: Counters::get(&c.compaction_bytes_read),
             compaction_bytes_written: Counters::get(&c.compaction_bytes_written),
             pending_compaction_bytes: pending_bytes,

@@ -297,6 +297,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         busy: HashSet::new(),
         running: 0,
         manual: false,
+        read_wanted: None,
         pressure: Default::default(),
         delay_debt: 0.0,
         versions,

@@ -246,6 +246,9 @@ impl Engine {
         self.counters
             .reads
             .add(0, c.bloom_checks, c.bloom_negatives);
+        if let Some(wanted) = c.wants_compaction {
+            self.want_read_compaction(wanted);
+        }
         r
     }
 

@@ -236,6 +236,7 @@ mod tests {
                 largest_seq: 7,
                 num_entries: ikeys.len() as u64,
                 table,
+                read_budget: crate::manifest::ReadBudget::for_size(0),
             }));
             keys.extend(ikeys);
         }

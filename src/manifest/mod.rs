@@ -27,7 +27,7 @@ use crate::vlog::VlogFile;
 use crate::wal::format::{LogKind, RecordType};
 use crate::wal::{read_log, LogWriter};
 pub use edit::{NewFile, VersionEdit};
-pub use version::{FileMeta, Version};
+pub use version::{FileMeta, ReadBudget, Version};
 
 /// The live version and the manifest it is recorded in.
 pub struct VersionSet {
@@ -470,6 +470,7 @@ impl TableOpener {
             largest_seq: f.largest_seq,
             num_entries: f.num_entries,
             table,
+            read_budget: ReadBudget::for_size(f.size),
         }))
     }
 }

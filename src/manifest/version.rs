@@ -4,6 +4,7 @@
 //! levels hold tables sorted by smallest key with disjoint ranges. A version never changes;
 //! edits produce a new one, swapped in atomically (readers pin an `Arc`).
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -33,6 +34,44 @@ pub struct FileMeta {
     pub num_entries: u64,
     /// The open table.
     pub table: Arc<Table>,
+    /// Wasted reads the table absorbs before it asks to be compacted.
+    pub read_budget: ReadBudget,
+}
+
+/// Bytes of table per wasted read a table absorbs (LevelDB's 16 KiB: compacting that much
+/// costs about what one needless table probe does).
+const READ_BUDGET_BYTES: u64 = 16 << 10;
+/// The least budget of any table, so that small tables are not compacted for a few reads.
+const READ_BUDGET_MIN: u64 = 100;
+
+/// How many more wasted reads a table absorbs: reads that probed it first and then had to
+/// go on to other tables (see `Options::read_triggered_compaction`).
+#[derive(Debug)]
+pub struct ReadBudget(AtomicI64);
+
+impl ReadBudget {
+    /// The budget of a table of `size` bytes: `max(100, size / 16 KiB)`.
+    pub fn for_size(size: u64) -> Self {
+        let n = (size / READ_BUDGET_BYTES).max(READ_BUDGET_MIN);
+        ReadBudget(AtomicI64::new(i64::try_from(n).unwrap_or(i64::MAX)))
+    }
+
+    /// Spends `n` wasted reads; true for exactly one call: the one that exhausts the
+    /// budget. Once exhausted it is only read, so readers on other cores keep sharing the
+    /// cache line.
+    pub fn spend(&self, n: u64) -> bool {
+        if self.0.load(Ordering::Relaxed) <= 0 {
+            return false;
+        }
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let before = self.0.fetch_sub(n, Ordering::Relaxed);
+        before > 0 && before <= n
+    }
+
+    /// Wasted reads left (at most zero once exhausted).
+    pub fn left(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 impl FileMeta {
@@ -49,6 +88,7 @@ impl FileMeta {
             largest_seq: self.largest_seq,
             num_entries: self.num_entries,
             table: self.table.clone(),
+            read_budget: ReadBudget::for_size(self.size),
         }
     }
 
@@ -76,17 +116,21 @@ impl Version {
         }
     }
 
-    /// Looks `lookup` (an internal seek key) up through the levels.
+    /// Looks `lookup` (an internal seek key) up through the levels. A lookup that probes
+    /// tables past the first charges the first one's [`ReadBudget`]; when that exhausts it,
+    /// `c.wants_compaction` names the table.
     ///
     /// # Errors
     ///
     /// I/O or corruption in a table.
     pub fn get(&self, lookup: &[u8], hash: u64, c: &mut LookupCounters) -> Result<Lookup> {
         let uk = user_key(lookup);
+        let mut probes = Probes::default();
         for (level, files) in self.levels.iter().enumerate() {
             if level == 0 {
                 for f in files {
-                    if let Some(r) = probe(f, lookup, uk, hash, c)? {
+                    if let Some(r) = probes.probe(f, lookup, uk, hash, c)? {
+                        probes.charge(c);
                         return Ok(r);
                     }
                 }
@@ -94,12 +138,14 @@ impl Version {
                 // The first table whose largest user key is >= uk.
                 let i = files.partition_point(|f| user_key(&f.largest) < uk);
                 if let Some(f) = files.get(i) {
-                    if let Some(r) = probe(f, lookup, uk, hash, c)? {
+                    if let Some(r) = probes.probe(f, lookup, uk, hash, c)? {
+                        probes.charge(c);
                         return Ok(r);
                     }
                 }
             }
         }
+        probes.charge(c);
         Ok(Lookup::Absent)
     }
 
@@ -109,18 +155,39 @@ impl Version {
     }
 }
 
-fn probe(
-    f: &FileMeta,
-    lookup: &[u8],
-    uk: &[u8],
-    hash: u64,
-    c: &mut LookupCounters,
-) -> Result<Option<Lookup>> {
-    if !f.may_contain_user_key(uk) {
-        return Ok(None);
+/// The tables one lookup probed: the first, and how many.
+#[derive(Default)]
+struct Probes<'a> {
+    first: Option<&'a FileMeta>,
+    count: u64,
+}
+
+impl<'a> Probes<'a> {
+    fn probe(
+        &mut self,
+        f: &'a FileMeta,
+        lookup: &[u8],
+        uk: &[u8],
+        hash: u64,
+        c: &mut LookupCounters,
+    ) -> Result<Option<Lookup>> {
+        if !f.may_contain_user_key(uk) {
+            return Ok(None);
+        }
+        self.first.get_or_insert(f);
+        self.count += 1;
+        match f.table.get(lookup, hash, c)? {
+            Lookup::Absent => Ok(None),
+            r => Ok(Some(r)),
+        }
     }
-    match f.table.get(lookup, hash, c)? {
-        Lookup::Absent => Ok(None),
-        r => Ok(Some(r)),
+
+    /// Charges the first table with the probes that went past it.
+    fn charge(&self, c: &mut LookupCounters) {
+        if let Some(f) = self.first.filter(|_| self.count > 1) {
+            if f.read_budget.spend(self.count - 1) {
+                c.wants_compaction = Some((f.level as usize, f.number));
+            }
+        }
     }
 }

@@ -113,6 +113,9 @@ pub struct LookupCounters {
     pub bloom_checks: u64,
     /// Filters that ruled a table out.
     pub bloom_negatives: u64,
+    /// A table (level, file number) whose read budget this lookup exhausted: it asks to
+    /// be compacted.
+    pub wants_compaction: Option<(usize, u64)>,
 }
 
 /// The outcome of a point lookup in one source.

@@ -188,7 +188,7 @@ impl Transaction {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect()
         };
-        let db = Iter::new(self.engine.pinned(), self.read_seq, lo, hi);
+        let db = self.engine.iter(self.read_seq, lo, hi);
         TxnIter {
             db,
             pb: pending.len(),

@@ -1,0 +1,122 @@
+//! Reads that keep probing tables past the first one compact those tables down (LevelDB's
+//! seek compaction): point gets and iterators both count, every value stays as written, and
+//! with `read_triggered_compaction` off the same reads leave the tables where they are.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use stratakv::fs::MemFs;
+use stratakv::{Db, Options};
+
+const KEYS: u32 = 3000;
+
+fn key(i: u32) -> String {
+    format!("k{i:05}")
+}
+
+/// The value the last of the three loads wrote for key `i`.
+fn newest(i: u32) -> String {
+    let gen = if i.is_multiple_of(3) {
+        3
+    } else if i.is_multiple_of(2) {
+        2
+    } else {
+        1
+    };
+    format!("v{gen}-{i}")
+}
+
+/// Three overlapping level-0 tables (below the trigger of 4): every key, then the even
+/// ones, then the multiples of three. A key that is neither lives only in the oldest
+/// table, so a get for it probes the two newer ones first.
+fn three_level0_tables(read_triggered: bool) -> Db {
+    let opts = Options {
+        memtable_size: 1 << 20,
+        read_triggered_compaction: read_triggered,
+        fs: Arc::new(MemFs::new()),
+        ..Options::default()
+    };
+    let db = Db::open_with("/reads", opts).unwrap();
+    for (gen, every) in [(1, 1), (2, 2), (3, 3)] {
+        for i in (0..KEYS).step_by(every) {
+            db.put(key(i), format!("v{gen}-{i}")).unwrap();
+        }
+        db.flush().unwrap();
+    }
+    db.wait_for_compaction().unwrap();
+    let s = db.stats();
+    assert_eq!(s.levels[0].tables, 3, "{s}");
+    assert_eq!(s.read_compactions, 0, "{s}");
+    db
+}
+
+/// Keys only the oldest table holds.
+fn oldest_only() -> impl Iterator<Item = u32> {
+    (0..KEYS).filter(|i| !i.is_multiple_of(2) && !i.is_multiple_of(3))
+}
+
+/// Waits up to a minute for level 0 to empty.
+fn level0_empties(db: &Db) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if db.stats().levels[0].tables == 0 {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+fn all_values_are_the_newest(db: &Db) {
+    for i in 0..KEYS {
+        let v = db.get(key(i)).unwrap().expect("every key was written");
+        assert_eq!(v, newest(i).as_bytes(), "key {i}");
+    }
+    assert_eq!(db.iter().count(), KEYS as usize);
+}
+
+#[test]
+fn point_gets_past_the_first_table_compact_level0() {
+    let db = three_level0_tables(true);
+    // Each such get charges the newest table 2; its budget is 100.
+    for i in oldest_only().take(60) {
+        assert_eq!(db.get(key(i)).unwrap().unwrap(), newest(i).as_bytes());
+    }
+    assert!(level0_empties(&db), "level 0 stayed: {}", db.stats());
+    let s = db.stats();
+    assert!(s.read_compactions >= 1, "{s}");
+    assert!(s.levels[1].tables >= 1, "{s}");
+    all_values_are_the_newest(&db);
+}
+
+#[test]
+fn iterators_over_several_tables_compact_level0() {
+    let db = three_level0_tables(true);
+    // Each iterator merges three tables, charging the newest 2.
+    for i in 0..60 {
+        let (k, _) = db.range(key(i * 40)..).next().unwrap().unwrap();
+        assert_eq!(k, key(i * 40).as_bytes());
+    }
+    assert!(level0_empties(&db), "level 0 stayed: {}", db.stats());
+    assert!(db.stats().read_compactions >= 1);
+    all_values_are_the_newest(&db);
+}
+
+#[test]
+fn switched_off_the_same_reads_leave_level0_alone() {
+    let db = three_level0_tables(false);
+    for _ in 0..5 {
+        for i in oldest_only() {
+            db.get(key(i)).unwrap();
+        }
+        for i in 0..100 {
+            db.range(key(i * 30)..).next();
+        }
+    }
+    db.wait_for_compaction().unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let s = db.stats();
+    assert_eq!(s.levels[0].tables, 3, "{s}");
+    assert_eq!(s.read_compactions, 0, "{s}");
+    all_values_are_the_newest(&db);
+}
