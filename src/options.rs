@@ -113,9 +113,10 @@ pub struct Options {
     pub level0_slowdown_trigger: usize,
     /// Compact a table that reads keep paying for (default true): each get that probes
     /// tables past the first, and each iterator over more than one table, charges the
-    /// first table it consults; a table charged more than `max(100, size / 16 KiB)` times
-    /// is compacted into the next level when no size-triggered compaction is due (LevelDB's
-    /// seek compaction). Off: only sizes and file counts trigger compactions.
+    /// first table it consults; once the charges add up to the cost of the compaction
+    /// (one needless probe counted as 16 bytes compacted), the table is compacted into the
+    /// next level when no size-triggered compaction is due (LevelDB's seek compaction).
+    /// Off: only sizes and file counts trigger compactions.
     pub read_triggered_compaction: bool,
     /// L0 file count at which writes stop until compaction catches up (default 36).
     pub level0_stop_trigger: usize,

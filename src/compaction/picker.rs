@@ -484,14 +484,24 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_read_budget_is_exhausted_once() {
+    fn a_read_budget_is_exhausted_once_then_raised_to_the_tasks_cost() {
         let f = file(1, 0, "a", "b", 0, 1);
         assert_eq!(f.read_budget.left(), 100, "the least budget");
         assert!(!f.read_budget.spend(99));
         assert!(f.read_budget.spend(2), "the call that crosses zero says so");
         assert!(!f.read_budget.spend(1), "and only that one");
+        assert!(f.read_budget.afford(1600), "100 units pay for 1600 bytes");
+        assert!(!f.read_budget.afford(16_000), "but not for 16000");
+        assert_eq!(
+            f.read_budget.left(),
+            899,
+            "granted the 900 missing, less the overdraft"
+        );
+        assert!(!f.read_budget.spend(898));
+        assert!(f.read_budget.spend(1), "exhausted again");
+        assert!(f.read_budget.afford(16_000), "now paid for");
         let big = file(2, 0, "a", "b", 64 << 20, 1);
-        assert_eq!(big.read_budget.left(), 4096, "one read per 16 KiB");
+        assert_eq!(big.read_budget.left(), 4 << 20, "one unit per 16 bytes");
     }
 
     #[test]

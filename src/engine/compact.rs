@@ -90,8 +90,11 @@ impl Engine {
                             match picker::pick_for_reads(&v, &po, &st.busy, level, number) {
                                 ReadPick::Task(t) => {
                                     st.read_wanted = None;
-                                    Counters::add(&self.counters.read_compactions, 1);
-                                    task = Some(t);
+                                    let asked = t.inputs.iter().find(|f| f.number == number);
+                                    if asked.is_none_or(|f| f.read_budget.afford(t.input_bytes())) {
+                                        Counters::add(&self.counters.read_compactions, 1);
+                                        task = Some(t);
+                                    }
                                 }
                                 ReadPick::Wait => {}
                                 ReadPick::Drop => st.read_wanted = None,

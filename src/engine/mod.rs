@@ -36,6 +36,7 @@ use crate::iter::level::{overlaps, tables_within, LevelIter};
 use crate::iter::InternalIterator;
 use crate::key::user_key;
 use crate::limits::{KEY_LEN_MAX_BYTES, KEY_LEN_MIN_BYTES};
+use crate::manifest::version::ITER_SOURCE_UNITS;
 use crate::manifest::{Version, VersionSet};
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -79,7 +80,7 @@ impl SuperVersion {
         }
         let f = first.filter(|_| count > 1)?;
         f.read_budget
-            .spend(count - 1)
+            .spend((count - 1) * ITER_SOURCE_UNITS)
             .then_some((f.level as usize, f.number))
     }
 }

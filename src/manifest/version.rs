@@ -4,7 +4,7 @@
 //! levels hold tables sorted by smallest key with disjoint ranges. A version never changes;
 //! edits produce a new one, swapped in atomically (readers pin an `Arc`).
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::error::Result;
@@ -38,39 +38,67 @@ pub struct FileMeta {
     pub read_budget: ReadBudget,
 }
 
-/// Bytes of table per wasted read a table absorbs (LevelDB's 16 KiB: compacting that much
-/// costs about what one needless table probe does).
-const READ_BUDGET_BYTES: u64 = 16 << 10;
+/// The cost model of read-triggered compaction, in *units*: one unit is one needless
+/// table probe of a get (a bloom probe, one or two cache misses: ~100 ns here), about what
+/// compacting 16 bytes costs (reading, merging and writing them back: ~5-10 ns a byte).
+pub const READ_UNIT_BYTES: u64 = 16;
+/// Units an iterator is charged per table it merges past the first: positioning a table
+/// and stepping its stale entries costs at least a block load (~2-3 us).
+pub const ITER_SOURCE_UNITS: u64 = 32;
 /// The least budget of any table, so that small tables are not compacted for a few reads.
 const READ_BUDGET_MIN: u64 = 100;
 
-/// How many more wasted reads a table absorbs: reads that probed it first and then had to
-/// go on to other tables (see `Options::read_triggered_compaction`).
+/// How many more units of wasted reads a table absorbs: reads that probed it first and
+/// then had to go on to other tables (see `Options::read_triggered_compaction`). It starts
+/// at the cost of rewriting the table alone and is raised, once exhausted, to the cost of
+/// the whole compaction ([`ReadBudget::afford`]): reads pay for a compaction before they
+/// get one, as in ski rental, which keeps the extra work within what reads already lost.
 #[derive(Debug)]
-pub struct ReadBudget(AtomicI64);
+pub struct ReadBudget {
+    left: AtomicI64,
+    granted: AtomicU64,
+}
 
 impl ReadBudget {
-    /// The budget of a table of `size` bytes: `max(100, size / 16 KiB)`.
+    /// The budget of a table of `size` bytes: `max(100, size / 16)` units.
     pub fn for_size(size: u64) -> Self {
-        let n = (size / READ_BUDGET_BYTES).max(READ_BUDGET_MIN);
-        ReadBudget(AtomicI64::new(i64::try_from(n).unwrap_or(i64::MAX)))
+        let n = (size / READ_UNIT_BYTES).max(READ_BUDGET_MIN);
+        ReadBudget {
+            left: AtomicI64::new(i64::try_from(n).unwrap_or(i64::MAX)),
+            granted: AtomicU64::new(n),
+        }
     }
 
-    /// Spends `n` wasted reads; true for exactly one call: the one that exhausts the
-    /// budget. Once exhausted it is only read, so readers on other cores keep sharing the
-    /// cache line.
+    /// Spends `n` units; true for exactly one call: the one that exhausts the budget.
+    /// Once exhausted it is only read, so readers on other cores keep sharing the cache
+    /// line.
     pub fn spend(&self, n: u64) -> bool {
-        if self.0.load(Ordering::Relaxed) <= 0 {
+        if self.left.load(Ordering::Relaxed) <= 0 {
             return false;
         }
         let n = i64::try_from(n).unwrap_or(i64::MAX);
-        let before = self.0.fetch_sub(n, Ordering::Relaxed);
+        let before = self.left.fetch_sub(n, Ordering::Relaxed);
         before > 0 && before <= n
     }
 
-    /// Wasted reads left (at most zero once exhausted).
+    /// Units left (at most zero once exhausted).
     pub fn left(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+        self.left.load(Ordering::Relaxed)
+    }
+
+    /// True when the units granted so far (all spent: the budget ran out) pay for a
+    /// compaction reading `task_bytes`; otherwise grants the difference, so the table asks
+    /// again once reads have spent that too.
+    pub fn afford(&self, task_bytes: u64) -> bool {
+        let need = task_bytes / READ_UNIT_BYTES;
+        let granted = self.granted.load(Ordering::Relaxed);
+        if granted >= need {
+            return true;
+        }
+        self.granted.store(need, Ordering::Relaxed);
+        let more = i64::try_from(need - granted).unwrap_or(i64::MAX);
+        self.left.fetch_add(more, Ordering::Relaxed);
+        false
     }
 }
 
