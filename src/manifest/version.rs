@@ -34,7 +34,7 @@ pub struct FileMeta {
     pub num_entries: u64,
     /// The open table.
     pub table: Arc<Table>,
-    /// Wasted reads the table absorbs before it asks to be compacted.
+    /// Units of wasted reads the table absorbs before it asks to be compacted.
     pub read_budget: ReadBudget,
 }
 
