@@ -256,11 +256,7 @@ impl<K: Hash + Eq, V: Clone> Shard<K, V> {
     fn on_hit(&mut self, i: u32) {
         let n = self.node_mut(i);
         match n.queue {
-            Queue::Window | Queue::Protected => {
-                if !n.referenced {
-                    n.referenced = true;
-                }
-            }
+            Queue::Window | Queue::Protected => n.referenced = true,
             Queue::Probation => {
                 self.unlink(i);
                 self.push(i, Queue::Protected);
