@@ -57,31 +57,38 @@ pub(crate) struct SuperVersion {
 }
 
 impl SuperVersion {
+    /// The table sources of an iterator over `[lower, upper]`, newest first: each level-0
+    /// table that overlaps the bounds on its own, and per deeper level the run of its
+    /// tables that do, as (level, indices into the level).
+    fn table_sources<'a>(
+        &'a self,
+        lower: Bound<&'a [u8]>,
+        upper: Bound<&'a [u8]>,
+    ) -> impl Iterator<Item = (usize, std::ops::Range<usize>)> + 'a {
+        let levels = &self.version.levels;
+        let l0 = levels.first().into_iter().flatten().enumerate();
+        let l0 = l0
+            .filter(move |(_, f)| {
+                overlaps(user_key(&f.smallest), user_key(&f.largest), lower, upper)
+            })
+            .map(|(i, _)| (0, i..i + 1));
+        let deeper = levels
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(move |(level, files)| (level, tables_within(files, lower, upper)))
+            .filter(|(_, run)| !run.is_empty());
+        l0.chain(deeper)
+    }
+
     /// Charges the first table an iterator over `[lower, upper]` reads with the other
     /// tables it merges; the table whose budget this exhausts, if any.
     fn charge_range(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Option<(usize, u64)> {
-        let mut first = None;
-        let mut count = 0u64;
-        for (level, files) in self.version.levels.iter().enumerate() {
-            if level == 0 {
-                for f in files {
-                    if overlaps(user_key(&f.smallest), user_key(&f.largest), lower, upper) {
-                        first.get_or_insert(f);
-                        count += 1;
-                    }
-                }
-            } else {
-                let within = tables_within(files, lower, upper);
-                if !within.is_empty() {
-                    first.get_or_insert(&files[within.start]);
-                    count += 1;
-                }
-            }
-        }
-        let f = first.filter(|_| count > 1)?;
-        f.read_budget
-            .spend((count - 1) * ITER_SOURCE_UNITS)
-            .then_some((f.level as usize, f.number))
+        let mut sources = self.table_sources(lower, upper);
+        let (level, run) = sources.next()?;
+        let others = sources.count() as u64;
+        let f = &self.version.levels[level][run.start];
+        (others > 0 && f.read_budget.spend(others * ITER_SOURCE_UNITS)).then_some((level, f.number))
     }
 }
 
@@ -94,22 +101,11 @@ impl SourceFactory for SuperVersion {
         for m in &self.imms {
             v.push(Box::new(m.iter()));
         }
-        for (level, files) in self.version.levels.iter().enumerate() {
+        for (level, run) in self.table_sources(lower, upper) {
             if level == 0 {
-                for f in files {
-                    if overlaps(user_key(&f.smallest), user_key(&f.largest), lower, upper) {
-                        v.push(Box::new(f.table.iter()));
-                    }
-                }
+                v.push(Box::new(self.version.levels[0][run.start].table.iter()));
             } else {
-                let tables = tables_within(files, lower, upper);
-                if !tables.is_empty() {
-                    v.push(Box::new(LevelIter::new(
-                        self.version.clone(),
-                        level,
-                        tables,
-                    )));
-                }
+                v.push(Box::new(LevelIter::new(self.version.clone(), level, run)));
             }
         }
         v
