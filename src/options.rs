@@ -99,6 +99,11 @@ pub struct Options {
     pub mmap_reads: bool,
     /// Verify block checksums on every read (default true; `verify()` always checks).
     pub verify_checksums: bool,
+    /// Data blocks a long forward scan reads ahead of itself, on a background thread that
+    /// reads, checks and decompresses them while the scan works (default 16; 0: no
+    /// readahead, and no thread). A scan reads ahead once it has loaded 8 blocks of a table
+    /// in a row.
+    pub readahead_blocks: usize,
     /// Number of levels, L0 included (default 7).
     pub max_levels: usize,
     /// Growth factor between level targets (default 10).
@@ -166,6 +171,7 @@ impl Default for Options {
             wal_sync: SyncMode::Never,
             mmap_reads: false,
             verify_checksums: true,
+            readahead_blocks: 16,
             max_levels: 7,
             level_size_multiplier: 10,
             base_level_size: 256 << 20,
@@ -207,6 +213,7 @@ impl PartialEq for Options {
             && self.wal_sync == o.wal_sync
             && self.mmap_reads == o.mmap_reads
             && self.verify_checksums == o.verify_checksums
+            && self.readahead_blocks == o.readahead_blocks
             && self.max_levels == o.max_levels
             && self.level_size_multiplier == o.level_size_multiplier
             && self.base_level_size == o.base_level_size
@@ -228,9 +235,11 @@ impl PartialEq for Options {
 
 impl Options {
     /// A preset for small memory: 4 MiB memtable, one frozen memtable, no block cache, no
-    /// bloom filters, at most 64 open tables (each holds its index), zstd compression.
+    /// bloom filters, at most 64 open tables (each holds its index), zstd compression, no
+    /// readahead.
     pub fn low_memory() -> Self {
         Options {
+            readahead_blocks: 0,
             memtable_size: 4 << 20,
             max_immutable_memtables: 1,
             block_cache_size: 0,
@@ -313,6 +322,7 @@ impl Options {
             "wal_sync" => self.wal_sync = sync_mode(key, v)?,
             "mmap_reads" => self.mmap_reads = boolean(key, v)?,
             "verify_checksums" => self.verify_checksums = boolean(key, v)?,
+            "readahead_blocks" => self.readahead_blocks = size(key, v)?,
             "max_levels" => self.max_levels = size(key, v)?,
             "level_size_multiplier" => self.level_size_multiplier = size(key, v)?,
             "base_level_size" => self.base_level_size = size(key, v)? as u64,
@@ -370,6 +380,9 @@ impl Options {
         }
         if self.max_open_files < 16 {
             return bad("max_open_files", "must be at least 16");
+        }
+        if self.readahead_blocks > 1024 {
+            return bad("readahead_blocks", "must be 0 to 1024");
         }
         if self.bloom_bits_per_key > 64 {
             return bad("bloom_bits_per_key", "must be 0 to 64");

@@ -59,6 +59,9 @@ pub struct BenchArgs {
     /// write amplification includes the compaction debt the workloads left.
     #[arg(long)]
     pub settle: bool,
+    /// Entries read after each seek in `seekrandom` (the comparison crate reads 100).
+    #[arg(long, default_value_t = 10)]
+    pub seek_nexts: usize,
 }
 
 const ALL_WORKLOADS: &str = "fillseq, fillrandom, overwrite, readrandom, readmissing, readseq, \

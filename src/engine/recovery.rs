@@ -26,6 +26,7 @@ use crate::key::Kind;
 use crate::manifest::VersionSet;
 use crate::memtable::Memtable;
 use crate::options::Options;
+use crate::sstable::readahead::Readahead;
 use crate::sstable::{TableLimit, TableOpenOptions};
 use crate::stats::{Counters, RecoveryStats};
 use crate::vlog::format::Handle;
@@ -95,6 +96,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
             fs: fs.clone(),
             open: open_tables.clone(),
         }),
+        readahead: if opts.readahead_blocks > 0 {
+            Some(Readahead::start().map_err(|e| Error::io("starting a thread for", dir, e))?)
+        } else {
+            None
+        },
+        readahead_blocks: opts.readahead_blocks,
     };
     let offer = cache_to_offer(&opts, &block_cache);
     let has_current = kinds.contains(&FileKind::Current);

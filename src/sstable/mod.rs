@@ -9,6 +9,7 @@ pub mod filter;
 pub mod format;
 pub mod index;
 pub mod props;
+pub mod readahead;
 pub mod reader;
 
 pub use builder::{create_table, TableBuilder, TableInfo, TableOptions};

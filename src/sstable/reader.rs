@@ -1,5 +1,6 @@
 //! Opens a table and serves point lookups and iterators.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -13,6 +14,7 @@ use super::filter::Filter;
 use super::format::{read_block, BlockHandle, Footer, FOOTER_BYTES};
 use super::index::Index;
 use super::props::TableProperties;
+use super::readahead::{Batch, Readahead, READAHEAD_AFTER_LOADS};
 use crate::cache::tables::{Evictable, OpenTables};
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
@@ -31,6 +33,10 @@ pub struct TableOpenOptions {
     pub cache: Option<Arc<BlockCache>>,
     /// The bound on open tables, if any; without one a table stays open while it lives.
     pub limit: Option<TableLimit>,
+    /// The worker that reads ahead for long forward scans, if any.
+    pub readahead: Option<Arc<Readahead>>,
+    /// The most blocks a scan has read ahead of it (see `Options::readahead_blocks`).
+    pub readahead_blocks: usize,
 }
 
 /// Bounds how many tables hold their readers (see [`crate::cache::tables`]).
@@ -67,6 +73,8 @@ pub struct Table {
     /// Serializes reopening.
     reopen: Mutex<()>,
     limit: Option<TableLimit>,
+    /// The readahead worker, when scans read ahead, and how many blocks at most.
+    readahead: Option<(Arc<Readahead>, usize)>,
     me: Weak<Table>,
     /// Set when the table left the live version: the file is deleted when the last reader
     /// drops the table.
@@ -222,6 +230,11 @@ impl Table {
             referenced: AtomicBool::new(true),
             reopen: Mutex::new(()),
             limit: opts.limit.clone(),
+            readahead: opts
+                .readahead
+                .clone()
+                .filter(|_| opts.readahead_blocks > 0)
+                .map(|r| (r, opts.readahead_blocks)),
             me: me.clone(),
             obsolete: std::sync::OnceLock::new(),
         });
@@ -375,6 +388,8 @@ impl Table {
             table: self.clone(),
             readers: None,
             verify_uncached: false,
+            run: 0,
+            ahead: VecDeque::new(),
         }
     }
 
@@ -398,6 +413,11 @@ pub struct TableIter {
     pos: Option<usize>,
     data: Option<BlockIter>,
     verify_uncached: bool,
+    /// Blocks loaded in a row going forward, the current one included.
+    run: usize,
+    /// Batches of blocks asked of the readahead worker, each with the index position of
+    /// its first block, ascending and consecutive.
+    ahead: VecDeque<(usize, Batch<Result<Block>>)>,
 }
 
 impl TableIter {
@@ -414,7 +434,11 @@ impl TableIter {
         &self.readers.as_ref().expect("positioned").index
     }
 
+    /// Loads the block at `pos` (none: not valid), as a jump: what was read ahead is
+    /// dropped and the run starts over.
     fn load_block(&mut self, pos: Option<usize>) -> Result<()> {
+        self.ahead.clear();
+        self.run = 0;
         self.pos = pos;
         self.data = None;
         if let Some(i) = pos {
@@ -424,8 +448,74 @@ impl TableIter {
                 .table
                 .read_data_block(&*r.file, h, self.verify_uncached)?;
             self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
+            self.run = 1;
         }
         Ok(())
+    }
+
+    /// Loads the block after the current one (going forward): from what was read ahead
+    /// when the worker has it, then reads further ahead.
+    fn load_next_block(&mut self) -> Result<()> {
+        let next = self.pos.map(|p| p + 1).filter(|&p| p < self.index().len());
+        let Some(i) = next else {
+            return self.load_block(None);
+        };
+        if self.table.readahead.is_none() || self.verify_uncached {
+            return self.load_block(next);
+        }
+        let run = self.run + 1;
+        self.pos = next;
+        self.data = None;
+        let r = self.r()?.clone();
+        let h = r.index.handle(i);
+        let table = &self.table;
+        let load_here = || table.read_data_block(&*r.file, h, false);
+        let block = match self.ahead.front_mut() {
+            Some((first, b)) => {
+                // Runs are consecutive: the next block asked for is this one.
+                debug_assert_eq!(*first + b.next_index(), i);
+                let block = b.take(load_here);
+                if b.left() == 0 {
+                    self.ahead.pop_front();
+                }
+                block?
+            }
+            // Not asked for (the run is short), so nothing after it was either.
+            None => load_here()?,
+        };
+        self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
+        self.run = run;
+        self.read_ahead(i, &r);
+        Ok(())
+    }
+
+    /// Asks the worker for the blocks after `i` once the run is long enough: the table's
+    /// window of blocks, refilled in batches when half of it is left.
+    fn read_ahead(&mut self, i: usize, r: &Arc<Readers>) {
+        let Some((ra, depth)) = &self.table.readahead else {
+            return;
+        };
+        let asked: usize = self.ahead.iter().map(|(_, b)| b.left()).sum();
+        if self.run < READAHEAD_AFTER_LOADS || asked > depth / 2 {
+            return;
+        }
+        let from = i + 1 + asked;
+        let to = (i + *depth).min(r.index.len() - 1);
+        if from > to {
+            return;
+        }
+        // The batch holds the table weakly: one cancelled, or taken back, waits in the
+        // queue without keeping the table (and so its file, once obsolete) alive.
+        let (table, readers) = (self.table.me.clone(), r.clone());
+        let batch = ra.submit(to + 1 - from, move |k| {
+            let h = readers.index.handle(from + k);
+            match table.upgrade() {
+                Some(t) => t.read_data_block(&*readers.file, h, false),
+                // Only the iterator (which holds the table) takes the result: never seen.
+                None => Err(Error::corruption("(readahead)", h.offset, "table dropped")),
+            }
+        });
+        self.ahead.push_back((from, batch));
     }
 
     fn data_valid(&self) -> bool {
@@ -434,8 +524,7 @@ impl TableIter {
 
     fn skip_forward(&mut self) -> Result<()> {
         while !self.data_valid() {
-            let next = self.pos.map(|p| p + 1).filter(|&p| p < self.index().len());
-            self.load_block(next)?;
+            self.load_next_block()?;
             match &mut self.data {
                 Some(d) => d.seek_to_first()?,
                 None => return Ok(()),
@@ -522,5 +611,206 @@ impl InternalIterator for TableIter {
             d.prev()?;
         }
         self.skip_backward()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::fs::MemFs;
+    use crate::key::make_internal_key;
+    use crate::options::Compression;
+    use crate::sstable::{TableBuilder, TableOptions};
+
+    const ENTRIES: u32 = 3000;
+
+    fn ikey(i: u32) -> Vec<u8> {
+        make_internal_key(format!("key{i:06}").as_bytes(), 9, Kind::Put as u8)
+    }
+
+    /// A table of `ENTRIES` entries in ~150 small LZ4 blocks, opened twice: with a block
+    /// cache and readahead of up to 4 blocks, and with neither.
+    fn tables(fs: &MemFs) -> (Arc<Table>, Arc<Table>) {
+        let path = Path::new("/ra/000001.sst");
+        fs.create_dir_all(Path::new("/ra")).unwrap();
+        let mut b = TableBuilder::new(
+            fs.create(path).unwrap(),
+            path,
+            TableOptions {
+                block_size: 256,
+                restart_interval: 4,
+                compression: Compression::Lz4,
+                bloom_bits_per_key: 0,
+            },
+        );
+        for i in 0..ENTRIES {
+            b.add(
+                &ikey(i),
+                format!("value-{i}-{}", "x".repeat(i as usize % 20)).as_bytes(),
+            )
+            .unwrap();
+        }
+        b.finish().unwrap();
+        let with = TableOpenOptions {
+            verify: true,
+            cache: Some(Arc::new(BlockCache::new(1 << 20))),
+            readahead: Some(Readahead::start().unwrap()),
+            readahead_blocks: 4,
+            ..TableOpenOptions::default()
+        };
+        let without = TableOpenOptions {
+            verify: true,
+            ..TableOpenOptions::default()
+        };
+        (
+            Table::open(fs, path, 1, None, &with).unwrap(),
+            Table::open(fs, path, 1, None, &without).unwrap(),
+        )
+    }
+
+    fn at(it: &TableIter) -> Option<(Vec<u8>, Vec<u8>)> {
+        it.valid().then(|| (it.key().to_vec(), it.value().to_vec()))
+    }
+
+    fn scan(it: &mut TableIter) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        it.seek_to_first()?;
+        while let Some(kv) = at(it) {
+            out.push(kv);
+            it.next()?;
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn a_long_scan_reads_ahead_and_sees_every_entry() {
+        let fs = MemFs::new();
+        let (ra, plain) = tables(&fs);
+        let mut it = ra.iter();
+        it.seek_to_first().unwrap();
+        let mut got = Vec::new();
+        let mut asked = false;
+        while let Some(kv) = at(&it) {
+            got.push(kv);
+            if let Some((_, b)) = it.ahead.front() {
+                asked = true;
+                // Once, let the worker finish what it was asked, so that the scan goes on
+                // through blocks the worker loaded.
+                if got.len() == ENTRIES as usize / 2 {
+                    let deadline = Instant::now() + Duration::from_secs(60);
+                    while !b.next_is_done() {
+                        assert!(Instant::now() < deadline, "the worker never loaded a block");
+                        std::thread::sleep(Duration::from_millis(1));
+                    }
+                }
+            }
+            it.next().unwrap();
+        }
+        assert!(
+            asked,
+            "a scan over {} blocks never read ahead",
+            it.index().len()
+        );
+        assert_eq!(got, scan(&mut plain.iter()).unwrap());
+        assert_eq!(got.len(), ENTRIES as usize);
+    }
+
+    /// Random moves (steps both ways, seeks, jumps to the ends), each followed by a run of
+    /// steps forward long enough to read ahead, against the same moves without readahead.
+    #[test]
+    fn moves_after_reading_ahead_match_a_table_without_it() {
+        let fs = MemFs::new();
+        let (ra, plain) = tables(&fs);
+        for seed in 1..=20u64 {
+            let mut s = seed;
+            let mut rnd = move |m: u64| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s % m
+            };
+            let (mut a, mut b) = (ra.iter(), plain.iter());
+            for step in 0..60 {
+                let op = rnd(6);
+                let target = ikey(rnd(ENTRIES as u64 + 10) as u32);
+                for it in [&mut a, &mut b] {
+                    match op {
+                        0 => it.seek_to_first().unwrap(),
+                        1 => it.seek_to_last().unwrap(),
+                        2 | 3 => it.seek(&target).unwrap(),
+                        4 if it.valid() => it.prev().unwrap(),
+                        _ => {}
+                    }
+                }
+                let run = rnd(200);
+                for _ in 0..run {
+                    if !a.valid() {
+                        break;
+                    }
+                    a.next().unwrap();
+                    b.next().unwrap();
+                    assert_eq!(at(&a), at(&b), "seed {seed}, step {step}");
+                }
+                assert_eq!(at(&a), at(&b), "seed {seed}, step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_corrupt_block_read_ahead_fails_the_scan_where_it_lies() {
+        let fs = MemFs::new();
+        let (ra, plain) = tables(&fs);
+        let handles = plain.data_block_handles().unwrap();
+        let mid = handles.len() / 2;
+        let bad = handles[mid];
+        // The entries in the blocks before the bad one.
+        let mut before = 0u32;
+        let mut it = plain.iter();
+        it.seek_to_first().unwrap();
+        while it.pos < Some(mid) {
+            before += 1;
+            it.next().unwrap();
+        }
+        fs.corrupt(
+            Path::new("/ra/000001.sst"),
+            bad.offset as usize + 3,
+            &[0xA5, 0x5A],
+        )
+        .unwrap();
+        // A table opened afresh, so nothing of the bad block is cached.
+        let (ra2, plain2) = tables_reopened(&fs, &ra);
+        for t in [&ra2, &plain2] {
+            let mut it = t.iter();
+            let mut n = 0u32;
+            let mut walk = || -> Result<()> {
+                it.seek_to_first()?;
+                while it.valid() {
+                    n += 1;
+                    it.next()?;
+                }
+                Ok(())
+            };
+            let err = walk().expect_err("the scan never met the corrupt block");
+            assert!(err.is_corruption(), "{err}");
+            // Every entry before the bad block was returned first.
+            assert_eq!(n, before);
+        }
+    }
+
+    /// The same file opened again, with and without readahead.
+    fn tables_reopened(fs: &MemFs, like: &Arc<Table>) -> (Arc<Table>, Arc<Table>) {
+        let with = TableOpenOptions {
+            verify: true,
+            readahead: like.readahead.as_ref().map(|r| r.0.clone()),
+            readahead_blocks: 4,
+            ..TableOpenOptions::default()
+        };
+        let path = like.path().to_path_buf();
+        (
+            Table::open(fs, &path, 2, None, &with).unwrap(),
+            Table::open(fs, &path, 3, None, &TableOpenOptions::default()).unwrap(),
+        )
     }
 }

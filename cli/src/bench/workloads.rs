@@ -12,9 +12,6 @@ use super::zipf::{scramble, unit, Zipf};
 use super::{ensure_db, timed, Ctx, Row};
 use crate::Failure;
 
-/// Entries read after each seek in `seekrandom`.
-const SEEK_NEXTS: usize = 10;
-
 /// A value of `vs` bytes from the shared pool, chosen by `k`.
 fn value_for(pool: &[u8], vs: usize, k: u64) -> &[u8] {
     let off = (k as usize * 97) % (pool.len() - vs.min(pool.len())).max(1);
@@ -27,11 +24,12 @@ pub(super) fn seek_random(ctx: &mut Ctx, name: &str) -> Result<Row, Failure> {
     let n = ctx.args.num;
     let seed = ctx.args.seed;
     let read = AtomicU64::new(0);
+    let nexts = ctx.args.seek_nexts;
     let keyf = |i: u64| ctx.key(i);
     let t = timed(name, n, ctx.args.threads, |i| {
         let k = keyf(scramble(seed ^ i) % n);
         let mut got = 0;
-        for item in db.range(k..).take(SEEK_NEXTS) {
+        for item in db.range(k..).take(nexts) {
             item?;
             got += 1;
         }
@@ -43,7 +41,7 @@ pub(super) fn seek_random(ctx: &mut Ctx, name: &str) -> Result<Row, Failure> {
         ctx,
         name,
         t,
-        format!("seek + {SEEK_NEXTS} next; {read} entries read"),
+        format!("seek + {nexts} next; {read} entries read"),
     );
     row.bytes = read * (ctx.args.key_size + ctx.args.value_size) as u64;
     Ok(row)
