@@ -630,7 +630,7 @@ mod tests {
         make_internal_key(format!("key{i:06}").as_bytes(), 9, Kind::Put as u8)
     }
 
-    /// A table of `ENTRIES` entries in ~150 small LZ4 blocks, opened twice: with a block
+    /// A table of `ENTRIES` entries in ~300 small LZ4 blocks, opened twice: with a block
     /// cache and readahead of up to 4 blocks, and with neither.
     fn tables(fs: &MemFs) -> (Arc<Table>, Arc<Table>) {
         let path = Path::new("/ra/000001.sst");
