@@ -58,3 +58,16 @@ pub fn is_broken(b: Breakage) -> bool {
 pub(crate) fn crc_differs(stored: u32, computed: u32) -> bool {
     stored != computed && !is_broken(Breakage::SkipChecksums)
 }
+
+/// A seeded xorshift for the crate's unit tests: each call returns a number below its
+/// argument. Tests print the seed on failure.
+#[cfg(test)]
+pub(crate) fn seeded_rng(seed: u64) -> impl FnMut(u64) -> u64 {
+    let mut s = seed.max(1);
+    move |m: u64| {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s % m
+    }
+}

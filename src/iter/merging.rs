@@ -196,13 +196,7 @@ mod tests {
     #[test]
     fn random_sources_merge_in_order() {
         for seed in 1..=40u64 {
-            let mut s = seed;
-            let mut rnd = move |m: u64| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s % m
-            };
+            let mut rnd = crate::testing::seeded_rng(seed);
             let sources = 1 + rnd(5) as usize;
             let mut all = Vec::new();
             let mems: Vec<Arc<Memtable>> = (0..sources)

@@ -724,13 +724,7 @@ mod tests {
         let fs = MemFs::new();
         let (ra, plain) = tables(&fs);
         for seed in 1..=20u64 {
-            let mut s = seed;
-            let mut rnd = move |m: u64| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                s % m
-            };
+            let mut rnd = crate::testing::seeded_rng(seed);
             let (mut a, mut b) = (ra.iter(), plain.iter());
             for step in 0..60 {
                 let op = rnd(6);
