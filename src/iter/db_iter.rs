@@ -7,7 +7,7 @@
 //!
 //! A key rewritten thousands of times (a hot counter) has thousands of versions in the
 //! memtable until a flush drops the shadowed ones. Stepping over them one by one made a
-//! short scan that crossed such a key cost milliseconds, so after [`SKIPS_BEFORE_SEEK`]
+//! short scan that crossed such a key cost milliseconds, so after `SKIPS_BEFORE_SEEK`
 //! versions of one key a cursor seeks past the rest instead (RocksDB's
 //! `max_sequential_skip_in_iterations`, also 8).
 

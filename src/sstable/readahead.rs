@@ -7,8 +7,8 @@
 //! forward asks for the next `Options::readahead_blocks` blocks here, and for the next
 //! half of that window each time half of it has been read (one wake-up of the worker per
 //! batch), as RocksDB's auto-readahead does for scans that keep going.
-//! Each block is a [`Prefetch`]: the worker loads it unless the iterator got there first.
-//! An iterator that reaches a block still queued loads it itself (so a busy worker never
+//! A batch is a [`Batch`]: the worker loads its blocks in order, except those the iterator
+//! got to first. An iterator that reaches a block still queued loads it itself (so a busy worker never
 //! makes a scan slower than without readahead), and one that reaches a block the worker
 //! is loading waits for it. An iterator that seeks elsewhere, turns back or is dropped
 //! cancels what it queued; a load already running finishes and is dropped.
