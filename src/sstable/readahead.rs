@@ -30,7 +30,7 @@ type Job = Box<dyn FnOnce() + Send>;
 /// The readahead worker of one database.
 #[derive(Debug)]
 pub struct Readahead {
-    tx: Mutex<mpsc::Sender<Job>>,
+    tx: mpsc::Sender<Job>,
 }
 
 impl Readahead {
@@ -56,7 +56,7 @@ impl Readahead {
                 }
                 on_exit();
             })?;
-        Ok(Arc::new(Readahead { tx: Mutex::new(tx) }))
+        Ok(Arc::new(Readahead { tx }))
     }
 
     /// Queues `n` loads for the worker as one batch (one wake-up): the worker calls
@@ -79,8 +79,7 @@ impl Readahead {
             }
         });
         if n > 0 {
-            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = tx.send(job);
+            let _ = self.tx.send(job);
         }
         Batch { shared, next: 0 }
     }

@@ -447,10 +447,15 @@ impl TableIter {
             let block = self
                 .table
                 .read_data_block(&*r.file, h, self.verify_uncached)?;
-            self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
+            self.enter(&block, h);
             self.run = 1;
         }
         Ok(())
+    }
+
+    /// Makes `block` (at `h`) the current one, unpositioned.
+    fn enter(&mut self, block: &Block, h: BlockHandle) {
+        self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
     }
 
     /// Loads the block after the current one (going forward): from what was read ahead
@@ -483,7 +488,7 @@ impl TableIter {
             // Not asked for (the run is short), so nothing after it was either.
             None => load_here()?,
         };
-        self.data = Some(block.iter(compare_internal, self.table.path.clone(), h.offset));
+        self.enter(&block, h);
         self.run = run;
         self.read_ahead(i, &r);
         Ok(())
