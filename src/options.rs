@@ -571,6 +571,14 @@ mod tests {
         assert!(e.to_string().contains("block_size"), "{e}");
         let e = Options::from_toml_str("level0_stop_trigger = 1").unwrap_err();
         assert!(e.to_string().contains("level0_stop_trigger"), "{e}");
+        let e = Options::from_toml_str("readahead_blocks = 5000").unwrap_err();
+        assert!(e.to_string().contains("readahead_blocks"), "{e}");
+        assert_eq!(
+            Options::from_toml_str("readahead_blocks = 0")
+                .unwrap()
+                .readahead_blocks,
+            0
+        );
         assert_eq!(Options::from_toml_str("").unwrap(), Options::default());
     }
 
