@@ -118,7 +118,8 @@ pub struct Options {
     pub level0_slowdown_trigger: usize,
     /// Compact a table that reads keep paying for (default true): each get that probes
     /// tables past the first, and each iterator over more than one table, charges the
-    /// first table it consults; once the charges add up to the cost of the compaction
+    /// first table it consults, and a scan charges each older version it steps over (in a
+    /// deeper table) to the table whose newer version hid it; once the charges add up to the cost of the compaction
     /// (one needless probe counted as 16 bytes compacted), the table is compacted into the
     /// next level when no size-triggered compaction is due (LevelDB's seek compaction).
     /// Off: only sizes and file counts trigger compactions.

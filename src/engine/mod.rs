@@ -24,7 +24,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::ops::Bound;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
@@ -89,6 +89,69 @@ impl SuperVersion {
         let others = sources.count() as u64;
         let f = &self.version.levels[level][run.start];
         (others > 0 && f.read_budget.spend(others * ITER_SOURCE_UNITS)).then_some((level, f.number))
+    }
+
+    /// The index of the first table source among [`SourceFactory::sources`]' (after the
+    /// memtables).
+    fn first_table_source(&self) -> usize {
+        1 + self.imms.len()
+    }
+
+    /// Charges `units` to the table of table source `source` (of the sources for
+    /// `[lower, upper]`) that holds user key `key`; the table whose budget this exhausts, if
+    /// any.
+    fn charge_stale(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        source: usize,
+        key: &[u8],
+        units: u64,
+    ) -> Option<(usize, u64)> {
+        let nth = source.checked_sub(self.first_table_source())?;
+        let (level, run) = self.table_sources(lower, upper).nth(nth)?;
+        let files = &self.version.levels[level][run];
+        // Level 0's sources hold one table each; a deeper level's tables are disjoint and
+        // sorted, so the one that holds the key is the first whose largest key is not
+        // below it.
+        let i = files.partition_point(|f| user_key(&f.largest) < key);
+        let f = files.get(i)?;
+        f.read_budget.spend(units).then_some((level, f.number))
+    }
+}
+
+/// An iterator's sources: the pinned [`SuperVersion`], and the engine that stale versions
+/// stepped over are reported to (weakly: an iterator does not keep a closed engine alive).
+struct ScanSources {
+    sv: Arc<SuperVersion>,
+    engine: Weak<Engine>,
+}
+
+impl SourceFactory for ScanSources {
+    fn sources(&self, lower: Bound<&[u8]>, upper: Bound<&[u8]>) -> Vec<Box<dyn InternalIterator>> {
+        self.sv.sources(lower, upper)
+    }
+
+    fn resolve(&self, handle: &[u8]) -> Result<Bytes> {
+        SuperVersion::resolve(&self.sv, handle)
+    }
+
+    fn first_table_source(&self) -> usize {
+        self.sv.first_table_source()
+    }
+
+    fn charge_stale(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        source: usize,
+        user_key: &[u8],
+        units: u64,
+    ) {
+        let wanted = self.sv.charge_stale(lower, upper, source, user_key, units);
+        if let (Some(wanted), Some(engine)) = (wanted, self.engine.upgrade()) {
+            engine.want_read_compaction(wanted);
+        }
     }
 }
 
@@ -285,13 +348,18 @@ impl Engine {
     }
 
     /// An iterator over `[lower, upper]` as of `seq`. One that will merge more than one
-    /// table charges the first one's read budget.
-    pub fn iter(&self, seq: u64, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Iter {
+    /// table charges the first one's read budget, and as it runs it charges the older
+    /// versions it steps over in tables to the table that held the newer one.
+    pub fn iter(self: &Arc<Self>, seq: u64, lower: Bound<Vec<u8>>, upper: Bound<Vec<u8>>) -> Iter {
         let sv = self.pinned();
         if let Some(wanted) = sv.charge_range(as_slices(&lower), as_slices(&upper)) {
             self.want_read_compaction(wanted);
         }
-        Iter::new(sv, seq, lower, upper)
+        let sources = ScanSources {
+            sv,
+            engine: Arc::downgrade(self),
+        };
+        Iter::new(Arc::new(sources), seq, lower, upper)
     }
 
     pub fn visible(&self) -> u64 {

@@ -42,10 +42,68 @@ pub trait SourceFactory: Send + Sync {
             "a value-log pointer where no value log exists",
         ))
     }
+
+    /// The index of the first table source among what [`SourceFactory::sources`] returns
+    /// (the sources before it are memtables); `usize::MAX`, the default, when no source
+    /// is a table, so that nothing is charged.
+    fn first_table_source(&self) -> usize {
+        usize::MAX
+    }
+
+    /// Charges `units` of wasted reads (older versions a scan stepped over) to the table
+    /// that holds `user_key` in table source `source` of the sources made for
+    /// `[lower, upper]` (see `Options::read_triggered_compaction`). The default does
+    /// nothing.
+    fn charge_stale(
+        &self,
+        lower: Bound<&[u8]>,
+        upper: Bound<&[u8]>,
+        source: usize,
+        user_key: &[u8],
+        units: u64,
+    ) {
+        let _ = (lower, upper, source, user_key, units);
+    }
 }
 
 /// Versions of one user key a cursor steps over before it seeks past the rest.
 pub(crate) const SKIPS_BEFORE_SEEK: usize = 8;
+
+/// Older versions stepped over in table sources that an iterator counts before it charges
+/// them to a table ([`SourceFactory::charge_stale`]): one charge per batch keeps the
+/// atomic update and the table lookup off most steps. An iterator dropped with fewer
+/// counted charges nothing for them.
+pub(crate) const STALE_CHARGE_BATCH: u64 = 16;
+
+/// Older versions stepped over in table sources, counted until they make a batch.
+#[derive(Default)]
+struct StaleCount {
+    /// Where table sources start among the sources (from the factory).
+    first_table: usize,
+    count: u64,
+}
+
+impl StaleCount {
+    /// Counts `n` older versions of `user_key`, whose newest version came from `source`;
+    /// charges the batch to that table once it is full.
+    fn add(
+        &mut self,
+        factory: &dyn SourceFactory,
+        bounds: (Bound<&[u8]>, Bound<&[u8]>),
+        source: usize,
+        user_key: &[u8],
+        n: u64,
+    ) {
+        if n == 0 || source < self.first_table {
+            return;
+        }
+        self.count += n;
+        if self.count >= STALE_CHARGE_BATCH {
+            factory.charge_stale(bounds.0, bounds.1, source, user_key, self.count);
+            self.count = 0;
+        }
+    }
+}
 
 struct Cursor {
     merge: MergingIter,
@@ -70,6 +128,7 @@ pub struct Iter {
     last_front: Option<Vec<u8>>,
     last_back: Option<Vec<u8>>,
     finished: bool,
+    stale: StaleCount,
 }
 
 impl std::fmt::Debug for Iter {
@@ -122,7 +181,12 @@ impl Iter {
         upper: Bound<Vec<u8>>,
     ) -> Iter {
         let empty = range_is_empty(&lower, &upper);
+        let stale = StaleCount {
+            first_table: factory.first_table_source(),
+            count: 0,
+        };
         Iter {
+            stale,
             factory,
             seq,
             lower,
@@ -180,6 +244,7 @@ impl Iter {
         }
         let seq = self.seq;
         let (lower, upper, factory) = (&self.lower, &self.upper, &self.factory);
+        let stale = &mut self.stale;
         let Some(c) = self.front.as_mut() else {
             return Ok(None);
         };
@@ -220,6 +285,7 @@ impl Iter {
                 break;
             }
             let key = Bytes::copy_from_slice(uk);
+            let source = c.merge.source();
             let value = match kind {
                 Kind::Put => Some(c.merge.value_bytes()),
                 Kind::Pointer => Some(factory.resolve(c.merge.value())?),
@@ -237,6 +303,8 @@ impl Iter {
                     c.merge.advance()?;
                 }
             }
+            let bounds = (as_slices(lower), as_slices(upper));
+            stale.add(&**factory, bounds, source, &key, skipped as u64);
             if let Some(v) = value {
                 return Ok(Some((key, v)));
             }
@@ -251,6 +319,7 @@ impl Iter {
         }
         let seq = self.seq;
         let (lower, upper, factory) = (&self.lower, &self.upper, &self.factory);
+        let stale = &mut self.stale;
         let Some(c) = self.back.as_mut() else {
             return Ok(None);
         };
@@ -277,6 +346,9 @@ impl Iter {
             // is the newest visible.
             let mut newest: Option<(Kind, Bytes)> = None;
             let mut stepped = 0;
+            // Visible versions seen, and the source of the newest so far: all but it are
+            // stale.
+            let (mut visible, mut source) = (0u64, 0usize);
             while c.merge.valid() {
                 let Some((k, s, kind)) = parse_internal_key(c.merge.key()) else {
                     return Err(crate::Error::corruption(
@@ -304,8 +376,16 @@ impl Iter {
                         c.merge.value_bytes()
                     };
                     newest = Some((kind, v));
+                    visible += 1;
+                    source = c.merge.source();
                 }
                 c.merge.advance()?;
+            }
+            // (When the versions were too many and the newest was looked up apart, its
+            // source is unknown and nothing is counted.)
+            if stepped <= SKIPS_BEFORE_SEEK {
+                let bounds = (as_slices(lower), as_slices(upper));
+                stale.add(&**factory, bounds, source, &key, visible.saturating_sub(1));
             }
             // Only the newest visible version's handle is followed.
             match newest {

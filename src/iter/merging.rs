@@ -148,6 +148,12 @@ impl MergingIter {
         self.children[self.heap[0]].key()
     }
 
+    /// The index (into the children, newest first) of the source the current entry is
+    /// from.
+    pub fn source(&self) -> usize {
+        self.heap[0]
+    }
+
     /// The current value.
     pub fn value_bytes(&self) -> Bytes {
         self.children[self.heap[0]].value_bytes()

@@ -43,7 +43,8 @@ pub struct FileMeta {
 /// compacting 16 bytes costs (reading, merging and writing them back: ~5-10 ns a byte).
 pub const READ_UNIT_BYTES: u64 = 16;
 /// Units an iterator is charged per table it merges past the first: positioning a table
-/// and stepping its stale entries costs at least a block load (~2-3 us).
+/// costs at least a block load (~2-3 us). The older versions it then steps over are
+/// charged a unit each as the scan meets them (`SourceFactory::charge_stale`).
 pub const ITER_SOURCE_UNITS: u64 = 32;
 /// The least budget of any table, so that small tables are not compacted for a few reads.
 const READ_BUDGET_MIN: u64 = 100;
