@@ -163,10 +163,7 @@ struct PreadFile {
 impl RandomAccessFile for PreadFile {
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes> {
         check_range(offset, len, self.len)?;
-        let mut buf = vec![0u8; len];
-        // read_exact_at loops over short reads and retries EINTR (RELIABILITY rule 8).
-        self.file.read_exact_at(&mut buf, offset)?;
-        Ok(Bytes::from(buf))
+        Ok(Bytes::from(read_exact_at(&self.file, offset, len)?))
     }
     fn len(&self) -> u64 {
         self.len
@@ -187,6 +184,40 @@ impl RandomAccessFile for MmapFile {
     fn len(&self) -> u64 {
         self.data.len() as u64
     }
+}
+
+/// Reads exactly `len` bytes at `offset`, looping over short reads and retrying `EINTR`
+/// (RELIABILITY rule 8). On Linux the buffer is not zeroed first: the kernel fills its
+/// spare capacity (a 64 KiB value-log read spent 7% of a scan in `memset`).
+#[cfg(target_os = "linux")]
+fn read_exact_at(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = offset + buf.len() as u64;
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "the file ended {} bytes into a read of {len} at {offset}",
+                        buf.len()
+                    ),
+                ))
+            }
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(buf)
+}
+
+/// Reads exactly `len` bytes at `offset` (std's `read_exact_at` loops over short reads and
+/// retries `EINTR`: RELIABILITY rule 8).
+#[cfg(not(target_os = "linux"))]
+fn read_exact_at(file: &File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, offset)?;
+    Ok(buf)
 }
 
 fn check_range(offset: u64, len: usize, file_len: u64) -> io::Result<()> {
@@ -356,6 +387,45 @@ mod tests {
                 io::ErrorKind::UnexpectedEof
             );
         }
+    }
+
+    /// Explicit reads return exactly the bytes asked for, whole and at any offset; a file
+    /// cut short after it was opened fails the read with `UnexpectedEof` (no partial or
+    /// stale bytes), as a read past the known length does.
+    #[test]
+    fn explicit_reads_are_exact_and_fail_past_a_truncation() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = OsFs::new();
+        let p = dir.path().join("f");
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut w = fs.create(&p).unwrap();
+        w.append(&data).unwrap();
+        w.sync().unwrap();
+        let r = fs.open(&p, false).unwrap();
+        for (off, len) in [
+            (0, 200_000),
+            (1, 65_536),
+            (123_457, 4096),
+            (199_999, 1),
+            (5, 0),
+        ] {
+            let got = r.read_at(off as u64, len).unwrap();
+            assert_eq!(&got[..], &data[off..off + len], "{len} bytes at {off}");
+        }
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_len(100_000)
+            .unwrap();
+        assert_eq!(
+            &r.read_at(90_000, 10_000).unwrap()[..],
+            &data[90_000..100_000]
+        );
+        assert_eq!(
+            r.read_at(90_000, 20_000).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
     }
 
     /// Appends around and across preallocation steps, with mapped appends on and off, read
