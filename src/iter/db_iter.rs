@@ -73,10 +73,9 @@ pub(crate) const SKIPS_BEFORE_SEEK: usize = 8;
 /// them to a table ([`SourceFactory::charge_stale`]): one charge per batch keeps the
 /// atomic update and the table lookup off most steps. An iterator dropped with fewer
 /// counted charges nothing for them.
-pub(crate) const STALE_CHARGE_BATCH: u64 = 16;
+const STALE_CHARGE_BATCH: u64 = 16;
 
 /// Older versions stepped over in table sources, counted until they make a batch.
-#[derive(Default)]
 struct StaleCount {
     /// Where table sources start among the sources (from the factory).
     first_table: usize,
