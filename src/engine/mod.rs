@@ -36,7 +36,7 @@ use crate::iter::level::{overlaps, tables_within, LevelIter};
 use crate::iter::InternalIterator;
 use crate::key::user_key;
 use crate::limits::{KEY_LEN_MAX_BYTES, KEY_LEN_MIN_BYTES};
-use crate::manifest::version::ITER_SOURCE_UNITS;
+use crate::manifest::version::{table_for_key, ITER_SOURCE_UNITS};
 use crate::manifest::{Version, VersionSet};
 use crate::memtable::Memtable;
 use crate::options::Options;
@@ -110,12 +110,9 @@ impl SuperVersion {
     ) -> Option<(usize, u64)> {
         let nth = source.checked_sub(self.first_table_source())?;
         let (level, run) = self.table_sources(lower, upper).nth(nth)?;
-        let files = &self.version.levels[level][run];
-        // Level 0's sources hold one table each; a deeper level's tables are disjoint and
-        // sorted, so the one that holds the key is the first whose largest key is not
-        // below it.
-        let i = files.partition_point(|f| user_key(&f.largest) < key);
-        let f = files.get(i)?;
+        // Level 0's sources hold one table each; a deeper level's run is sorted and
+        // disjoint.
+        let f = table_for_key(&self.version.levels[level][run], key)?;
         f.read_budget.spend(units).then_some((level, f.number))
     }
 }

@@ -136,6 +136,12 @@ pub struct Version {
     pub vlogs: Arc<std::collections::BTreeMap<u64, Arc<crate::vlog::VlogFile>>>,
 }
 
+/// The table of a level past 0 (sorted, disjoint) that may hold user key `uk`: the first
+/// whose largest user key is not below it.
+pub fn table_for_key<'a>(files: &'a [Arc<FileMeta>], uk: &[u8]) -> Option<&'a Arc<FileMeta>> {
+    files.get(files.partition_point(|f| user_key(&f.largest) < uk))
+}
+
 impl Version {
     /// An empty version with `levels` levels.
     pub fn new(levels: usize) -> Self {
@@ -163,14 +169,10 @@ impl Version {
                         return Ok(r);
                     }
                 }
-            } else {
-                // The first table whose largest user key is >= uk.
-                let i = files.partition_point(|f| user_key(&f.largest) < uk);
-                if let Some(f) = files.get(i) {
-                    if let Some(r) = probes.probe(f, lookup, uk, hash, c)? {
-                        probes.charge(c);
-                        return Ok(r);
-                    }
+            } else if let Some(f) = table_for_key(files, uk) {
+                if let Some(r) = probes.probe(f, lookup, uk, hash, c)? {
+                    probes.charge(c);
+                    return Ok(r);
                 }
             }
         }
