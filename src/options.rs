@@ -102,7 +102,9 @@ pub struct Options {
     /// Data blocks a long forward scan reads ahead of itself, on a background thread that
     /// reads, checks and decompresses them while the scan works (default 16; 0: no
     /// readahead, and no thread). A scan reads ahead once it has loaded 8 blocks of a table
-    /// in a row.
+    /// in a row. The same thread resolves the value-log values a forward scan is about to
+    /// reach, once it has resolved 4 itself (windows of 4 to 128 entries, at most 2 MiB of
+    /// records); with 0, scans resolve every value themselves.
     pub readahead_blocks: usize,
     /// Number of levels, L0 included (default 7).
     pub max_levels: usize,

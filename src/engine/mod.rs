@@ -40,6 +40,7 @@ use crate::manifest::version::{table_for_key, ITER_SOURCE_UNITS};
 use crate::manifest::{Version, VersionSet};
 use crate::memtable::Memtable;
 use crate::options::Options;
+use crate::sstable::readahead::Readahead;
 use crate::sstable::Lookup;
 use crate::stats::{Counters, LevelStats, RecoveryStats, Stats};
 use crate::wal::LogWriter;
@@ -122,6 +123,7 @@ impl SuperVersion {
 struct ScanSources {
     sv: Arc<SuperVersion>,
     engine: Weak<Engine>,
+    readahead: Option<Arc<Readahead>>,
 }
 
 impl SourceFactory for ScanSources {
@@ -135,6 +137,10 @@ impl SourceFactory for ScanSources {
 
     fn first_table_source(&self) -> usize {
         self.sv.first_table_source()
+    }
+
+    fn readahead(&self) -> Option<&Arc<Readahead>> {
+        self.readahead.as_ref()
     }
 
     fn charge_stale(
@@ -234,6 +240,8 @@ pub(crate) struct Engine {
     pub counters: Counters,
     pub recovery: RecoveryStats,
     pub block_cache: Option<Arc<crate::cache::BlockCache>>,
+    /// The readahead worker (also given to every table), when scans read ahead.
+    pub readahead: Option<Arc<Readahead>>,
     /// The bound on open tables (the table cache).
     pub open_tables: Arc<crate::cache::tables::OpenTables<crate::sstable::Table>>,
     /// The hot-key cache, when `hot_key_cache_size` is set.
@@ -355,6 +363,7 @@ impl Engine {
         let sources = ScanSources {
             sv,
             engine: Arc::downgrade(self),
+            readahead: self.readahead.clone(),
         };
         Iter::new(Arc::new(sources), seq, lower, upper)
     }

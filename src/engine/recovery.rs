@@ -103,6 +103,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         },
         readahead_blocks: opts.readahead_blocks,
     };
+    let readahead = table_opts.readahead.clone();
     let offer = cache_to_offer(&opts, &block_cache);
     let has_current = kinds.contains(&FileKind::Current);
     let mut versions = if has_current {
@@ -338,6 +339,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         counters: Counters::default(),
         recovery: rec,
         block_cache,
+        readahead,
         open_tables,
         hot: (opts.hot_key_cache_size > 0).then(|| HotKeys::new(opts.hot_key_cache_size)),
         oracle: Default::default(),

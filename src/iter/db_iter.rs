@@ -16,11 +16,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::ahead::{Found, ValueAhead};
 use super::merging::{Direction, MergingIter};
 use super::InternalIterator;
 use crate::error::Result;
 use crate::key::{make_internal_key, parse_internal_key, Kind, KIND_FOR_SEEK};
 use crate::limits::SEQNO_MAX;
+use crate::sstable::readahead::Readahead;
 
 /// Makes fresh source iterators over the pinned state, newest source first.
 pub trait SourceFactory: Send + Sync {
@@ -48,6 +50,12 @@ pub trait SourceFactory: Send + Sync {
     /// is a table, so that nothing is charged.
     fn first_table_source(&self) -> usize {
         usize::MAX
+    }
+
+    /// The worker that resolves a forward scan's value-log handles ahead of it
+    /// (`iter/ahead.rs`); `None`, the default, when values are not read ahead.
+    fn readahead(&self) -> Option<&Arc<Readahead>> {
+        None
     }
 
     /// Charges `units` of wasted reads (older versions a scan stepped over) to the table
@@ -128,6 +136,8 @@ pub struct Iter {
     last_back: Option<Vec<u8>>,
     finished: bool,
     stale: StaleCount,
+    /// Values the front cursor has resolved ahead of the caller.
+    ahead: ValueAhead,
 }
 
 impl std::fmt::Debug for Iter {
@@ -195,6 +205,7 @@ impl Iter {
             last_front: None,
             last_back: None,
             finished: empty,
+            ahead: ValueAhead::new(),
         }
     }
 
@@ -237,7 +248,32 @@ impl Iter {
         })
     }
 
-    fn step_front(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+    /// The front's next live entry and its value, from the window read ahead when there
+    /// is one; reads ahead once enough handles have been resolved here.
+    fn front_entry(&mut self) -> Result<Option<(Bytes, Bytes)>> {
+        if let Some(e) = self.ahead.pop(&*self.factory) {
+            return e;
+        }
+        match self.step_front()? {
+            None => Ok(None),
+            Some((key, Found::Value(v))) => Ok(Some((key, v))),
+            Some((key, Found::Pointer(h))) => {
+                if let Some(n) = self.ahead.window_after_pointer() {
+                    if let Some(ra) = self.factory.readahead().cloned() {
+                        let factory = self.factory.clone();
+                        let mut ahead = std::mem::replace(&mut self.ahead, ValueAhead::new());
+                        ahead.fill(n, &ra, &factory, || self.step_front());
+                        self.ahead = ahead;
+                    }
+                }
+                // Resolved here while the worker starts on the window.
+                Ok(Some((key, self.factory.resolve(&h)?)))
+            }
+        }
+    }
+
+    /// The front cursor's next live entry, with its handle unresolved.
+    fn step_front(&mut self) -> Result<Option<(Bytes, Found)>> {
         if self.front.is_none() {
             self.front = Some(self.open_front()?);
         }
@@ -286,8 +322,8 @@ impl Iter {
             let key = Bytes::copy_from_slice(uk);
             let source = c.merge.source();
             let value = match kind {
-                Kind::Put => Some(c.merge.value_bytes()),
-                Kind::Pointer => Some(factory.resolve(c.merge.value())?),
+                Kind::Put => Some(Found::Value(c.merge.value_bytes())),
+                Kind::Pointer => Some(Found::Pointer(c.merge.value_bytes())),
                 Kind::Delete => None,
             };
             // Skip the older versions of this key: step over a few, then seek past the rest
@@ -436,7 +472,7 @@ impl Iterator for Iter {
         if self.finished {
             return None;
         }
-        match self.step_front() {
+        match self.front_entry() {
             Ok(Some((k, v))) => {
                 if self.last_back.as_ref().is_some_and(|b| k[..] >= b[..]) {
                     self.finished = true;

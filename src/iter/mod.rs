@@ -5,6 +5,7 @@
 //! from the front, one from the back, the second made lazily) and stops where they meet, so
 //! no merge ever has to switch direction.
 
+mod ahead;
 pub mod db_iter;
 pub mod level;
 pub mod merging;
