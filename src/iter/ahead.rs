@@ -8,7 +8,7 @@
 //! of `sstable/readahead.rs`) as one batch. The caller then takes the window's entries in
 //! order: a value the worker has resolved is taken as is; one it has not reached is
 //! resolved here; and while the worker resolves one, the caller resolves the next
-//! ([`Batch::take_helping`]), so both cores resolve values.
+//! ([`Batch::take`]), so both cores resolve values.
 //!
 //! Windows start at [`FIRST_WINDOW`] entries and double up to [`MAX_WINDOW`], and stop
 //! early once the records they point at pass [`MAX_WINDOW_BYTES`]: a short scan loads
@@ -17,7 +17,7 @@
 //! kept in its place and yielded after the entries before it.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
@@ -60,6 +60,8 @@ pub(crate) struct ValueAhead {
     /// The window's handles, in order, and the batch resolving them.
     handles: Arc<Vec<Bytes>>,
     batch: Option<Batch<Result<Bytes>>>,
+    /// Values the worker is resolving for this iterator.
+    in_flight: Arc<InFlight>,
     /// Handles the caller has resolved, up to [`AHEAD_AFTER`].
     resolved: usize,
     /// Entries in the next window.
@@ -72,6 +74,7 @@ impl ValueAhead {
             window: VecDeque::new(),
             handles: Arc::new(Vec::new()),
             batch: None,
+            in_flight: Arc::default(),
             resolved: 0,
             next_window: FIRST_WINDOW,
         }
@@ -92,7 +95,7 @@ impl ValueAhead {
             Slot::Pointer => match self.batch.as_mut() {
                 Some(b) => {
                     let handles = &self.handles;
-                    b.take_helping(|i| factory.resolve(&handles[i]))
+                    b.take(|i| factory.resolve(&handles[i]))
                 }
                 None => unreachable!("a window with handles has a batch"),
             },
@@ -122,12 +125,6 @@ impl ValueAhead {
         mut step: impl FnMut() -> Result<Option<(Bytes, Found)>>,
     ) {
         debug_assert!(self.window.is_empty());
-        // The last batch's loads are all taken; the worker may still be on one the caller
-        // did itself. Waiting for it keeps the worker to one batch of this iterator at a
-        // time, which is what `drop` relies on.
-        if let Some(mut done) = self.batch.take() {
-            done.cancel_and_wait();
-        }
         let mut handles = Vec::new();
         let mut bytes = 0u64;
         while self.window.len() < n && bytes < MAX_WINDOW_BYTES {
@@ -147,25 +144,76 @@ impl ValueAhead {
             }
         }
         let handles = Arc::new(handles);
-        // The worker holds the sources weakly: a dropped iterator's queued loads pin no
-        // value-log file (the iterator holds them strongly while it lives).
-        let (f, h) = (Arc::downgrade(factory), handles.clone());
-        let load = move |i: usize| match f.upgrade() {
-            Some(f) => f.resolve(&h[i]),
-            None => Err(Error::Closed),
+        // The worker holds the sources weakly, and strongly only while it resolves a value
+        // (counted in `in_flight`): a dropped iterator's queued loads pin no value-log file.
+        let (f, h, in_flight) = (
+            Arc::downgrade(factory),
+            handles.clone(),
+            self.in_flight.clone(),
+        );
+        let load = move |i: usize| {
+            let _counted = in_flight.enter();
+            let sources = f.upgrade();
+            match &sources {
+                Some(f) => f.resolve(&h[i]),
+                None => Err(Error::Closed),
+            }
         };
+        // (A replaced batch has had every load taken: dropping it cancels nothing.)
         self.batch = Some(ra.submit(handles.len(), load));
         self.handles = handles;
     }
 }
 
 impl Drop for ValueAhead {
-    /// Cancels what the worker has not started, and waits for the load it is on: once an
-    /// iterator is dropped, the worker holds none of its sources, so a value-log file that
-    /// only it could read is deleted as it goes.
+    /// Cancels what the worker has not started, and waits for the value it is resolving,
+    /// if any: once an iterator is dropped, the worker holds none of its sources, so a
+    /// value-log file that only it could read is deleted as it goes. (The wait is for one
+    /// value at most, and only when the iterator is dropped mid-window.)
     fn drop(&mut self) {
-        if let Some(b) = self.batch.as_mut() {
-            b.cancel_and_wait();
+        self.batch = None;
+        self.in_flight.wait_idle();
+    }
+}
+
+/// Values the worker is resolving for one iterator: each holds the iterator's sources.
+#[derive(Default)]
+struct InFlight {
+    /// Values being resolved, and whether a drop waits for them to end.
+    count: Mutex<(usize, bool)>,
+    idle: Condvar,
+}
+
+/// One value being resolved; ends (and wakes a waiting drop) when dropped.
+struct Counted<'a>(&'a InFlight);
+
+impl InFlight {
+    fn lock(&self) -> MutexGuard<'_, (usize, bool)> {
+        self.count.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn enter(&self) -> Counted<'_> {
+        self.lock().0 += 1;
+        Counted(self)
+    }
+
+    /// Returns once no value is being resolved.
+    fn wait_idle(&self) {
+        let mut n = self.lock();
+        while n.0 > 0 {
+            n.1 = true;
+            n = self.idle.wait(n).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        let mut n = self.0.lock();
+        n.0 -= 1;
+        // Only a waiting drop needs the wake-up (a notify is a system call).
+        if n.0 == 0 && n.1 {
+            self.0.idle.notify_all();
         }
     }
 }

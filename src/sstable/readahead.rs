@@ -8,16 +8,20 @@
 //! half of that window each time half of it has been read (one wake-up of the worker per
 //! batch), as RocksDB's auto-readahead does for scans that keep going.
 //! A batch is a [`Batch`]: the worker loads its blocks in order, except those the iterator
-//! got to first. An iterator that reaches a block still queued loads it itself (so a busy worker never
-//! makes a scan slower than without readahead), and one that reaches a block the worker
-//! is loading waits for it. An iterator that seeks elsewhere, turns back or is dropped
-//! cancels what it queued; a load already running finishes and is dropped.
+//! got to first. An iterator that reaches a block still queued loads it itself, and one
+//! that reaches the block the worker is loading loads the next queued one meanwhile, or,
+//! with none left, that block too ([`Batch::take`]): a busy or descheduled worker never
+//! makes a scan wait. An iterator that seeks elsewhere, turns back or is dropped cancels
+//! what it queued; a load already running finishes and is dropped.
+//!
+//! Forward scans over value-log values use the same worker for the values they are about
+//! to reach (`iter/ahead.rs`).
 //!
 //! The worker is one thread per database; it ends when the database and every table that
 //! could queue work on it are gone.
 
 use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Blocks an iterator loads in a row, going forward, before it reads ahead: a seek
 /// followed by a short scan (up to a few hundred small entries per table) never wakes the
@@ -70,7 +74,6 @@ impl Readahead {
         let shared = Arc::new(Shared {
             slots: Mutex::new((0..n).map(|_| State::Queued).collect()),
             len: n,
-            done: Condvar::new(),
         });
         let s = shared.clone();
         let job: Job = Box::new(move || {
@@ -92,9 +95,9 @@ impl Readahead {
 enum State<T> {
     /// In the worker's queue.
     Queued,
-    /// The worker is loading it; `waiting` when the iterator waits for it, `wanted` unless
-    /// the iterator loaded it itself meanwhile (the result is then dropped).
-    Running { waiting: bool, wanted: bool },
+    /// The worker is loading it; `wanted` unless the iterator loaded it itself meanwhile
+    /// (the result is then dropped).
+    Running { wanted: bool },
     /// Loaded, not yet taken.
     Done(T),
     /// Taken, cancelled, or loaded by the iterator itself.
@@ -105,7 +108,6 @@ enum State<T> {
 struct Shared<T> {
     slots: Mutex<Box<[State<T>]>>,
     len: usize,
-    done: Condvar,
 }
 
 impl<T> Shared<T> {
@@ -120,24 +122,15 @@ impl<T> Shared<T> {
             if !matches!(s[i], State::Queued) {
                 return;
             }
-            s[i] = State::Running {
-                waiting: false,
-                wanted: true,
-            };
+            s[i] = State::Running { wanted: true };
         }
         let v = load();
         let mut s = self.lock();
-        // (Only the worker ends a running load.)
-        let (waiting, wanted) = match s[i] {
-            State::Running { waiting, wanted } => (waiting, wanted),
-            _ => (false, false),
-        };
         // A load the iterator did meanwhile is not wanted: the result is dropped.
-        s[i] = if wanted { State::Done(v) } else { State::Gone };
-        drop(s);
-        // Only a waiting iterator needs the wake-up (a notify is a system call).
-        if waiting {
-            self.done.notify_one();
+        if matches!(s[i], State::Running { wanted: true }) {
+            s[i] = State::Done(v);
+        } else {
+            s[i] = State::Gone;
         }
     }
 
@@ -159,7 +152,7 @@ pub struct Batch<T> {
     /// The next load to take.
     next: usize,
     /// Later loads done here while the worker was on an earlier one
-    /// ([`Batch::take_helping`]), with their indexes.
+    /// ([`Batch::take`]), with their indexes.
     held: Vec<(usize, T)>,
 }
 
@@ -189,51 +182,21 @@ impl<T> Batch<T> {
         matches!(self.shared.lock()[self.next], State::Done(_))
     }
 
-    /// The next load's result: the worker's; if the worker has not started on it,
-    /// `load_here`'s (and the worker skips it); if the worker is on it, the result once
-    /// it is done.
+    /// The next load's result: the worker's when it has done it; when the worker has not
+    /// started on it, `load(i)`'s for its index `i` (and the worker skips it). It never
+    /// waits for the worker: when the worker is on the next load, the iterator does the
+    /// first load still queued after it (`load(j)` for its index `j`) and keeps the result
+    /// for when it is taken; when none is left, it does the next load itself too, and the
+    /// worker's result is dropped. Both cores then load, the worker the loads it reaches
+    /// first and the iterator the others, and a worker that is slow or not scheduled never
+    /// holds the iterator up: on two cores a wait for a preempted worker lasted up to a
+    /// scheduler tick, and made scans over separated values 2-3x slower than loading
+    /// everything in the iterator.
     ///
     /// # Panics
     ///
     /// When no load is left.
-    pub fn take(&mut self, load_here: impl FnOnce() -> T) -> T {
-        let i = self.next;
-        assert!(i < self.shared.len, "no load left in the batch");
-        self.next += 1;
-        let mut s = self.shared.lock();
-        loop {
-            match std::mem::replace(&mut s[i], State::Gone) {
-                State::Done(v) => return v,
-                State::Running { wanted, .. } => {
-                    s[i] = State::Running {
-                        waiting: true,
-                        wanted,
-                    };
-                    s = self.shared.done.wait(s).unwrap_or_else(|p| p.into_inner());
-                }
-                State::Queued | State::Gone => {
-                    drop(s);
-                    return load_here();
-                }
-            }
-        }
-    }
-}
-
-impl<T> Batch<T> {
-    /// As [`Batch::take`], but never waits for the worker. When the worker is on the next
-    /// load, the iterator does the first load still queued after it (`load(j)` for that
-    /// load's index `j`) and keeps its result for when it is taken; when none is left, it
-    /// does the next load itself too, and the worker's result is dropped. Both cores then
-    /// load, the worker the loads it reaches first and the iterator the others, and a
-    /// worker that is slow or not scheduled never holds the iterator up: on two cores a
-    /// wait for a preempted worker cost up to a scheduler tick, and made scans over
-    /// separated values 2-3x slower than loading everything here.
-    ///
-    /// # Panics
-    ///
-    /// When no load is left.
-    pub fn take_helping(&mut self, mut load: impl FnMut(usize) -> T) -> T {
+    pub fn take(&mut self, mut load: impl FnMut(usize) -> T) -> T {
         let i = self.next;
         assert!(i < self.shared.len, "no load left in the batch");
         self.next += 1;
@@ -248,39 +211,20 @@ impl<T> Batch<T> {
                     drop(s);
                     return load(i);
                 }
-                State::Running { waiting, .. } => {
+                State::Running { .. } => {
                     let Some(j) = (i + 1..self.shared.len).find(|&j| matches!(s[j], State::Queued))
                     else {
-                        s[i] = State::Running {
-                            waiting,
-                            wanted: false,
-                        };
+                        s[i] = State::Running { wanted: false };
                         drop(s);
                         return load(i);
                     };
                     s[j] = State::Gone;
-                    s[i] = State::Running {
-                        waiting,
-                        wanted: true,
-                    };
+                    s[i] = State::Running { wanted: true };
                     drop(s);
                     let v = load(j);
                     self.held.push((j, v));
                 }
             }
-        }
-    }
-
-    /// Cancels the loads the worker has not started and waits for the one it is on, if
-    /// any: afterwards the worker holds nothing of the batch's loads.
-    pub fn cancel_and_wait(&mut self) {
-        self.shared.cancel(self.next);
-        let mut s = self.shared.lock();
-        while let Some(i) = s.iter().position(|st| matches!(st, State::Running { .. })) {
-            if let State::Running { waiting, .. } = &mut s[i] {
-                *waiting = true;
-            }
-            s = self.shared.done.wait(s).unwrap_or_else(|p| p.into_inner());
         }
     }
 }
@@ -331,7 +275,7 @@ mod tests {
         for want in [0, 10, 20] {
             wait_done(&b);
             assert_eq!(
-                b.take(|| panic!("loaded here although the worker had")),
+                b.take(|_| panic!("loaded here although the worker had")),
                 want
             );
         }
@@ -348,7 +292,7 @@ mod tests {
             r.fetch_add(1, Ordering::SeqCst);
             i
         });
-        assert_eq!(b.take(|| 100), 100, "a queued load is loaded here");
+        assert_eq!(b.take(|_| 100), 100, "a queued load is loaded here");
         drop(b); // cancels the other two
                  // A marker after them: once it ran, so would have they.
         let (marked, is_marked) = channel::<()>();
@@ -358,27 +302,6 @@ mod tests {
         is_marked.recv().unwrap();
         drop(marker);
         assert_eq!(ran.load(Ordering::SeqCst), 0);
-    }
-
-    #[test]
-    fn taking_a_running_load_waits_for_it() {
-        let ra = Readahead::start().unwrap();
-        let (go, wait) = channel::<()>();
-        let wait = Mutex::new(wait);
-        let (started, is_started) = channel::<()>();
-        let started = Mutex::new(started);
-        let mut b = ra.submit(1, move |_| {
-            started.lock().unwrap().send(()).unwrap();
-            wait.lock().unwrap().recv().unwrap();
-            5
-        });
-        is_started.recv().unwrap();
-        let release = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            go.send(()).unwrap();
-        });
-        assert_eq!(b.take(|| panic!("a running load is waited for")), 5);
-        release.join().unwrap();
     }
 
     #[test]
@@ -405,11 +328,11 @@ mod tests {
             here.borrow_mut().push(j);
             (j, "here")
         };
-        assert_eq!(b.take_helping(load_here), (0, "here"));
+        assert_eq!(b.take(load_here), (0, "here"));
         assert_eq!(*here.borrow(), vec![1, 2, 3, 0]);
         go.send(()).unwrap();
         for want in 1..4 {
-            assert_eq!(b.take_helping(|_| panic!("loaded twice")), (want, "here"));
+            assert_eq!(b.take(|_| panic!("loaded twice")), (want, "here"));
         }
         assert_eq!(b.left(), 0);
         // A marker batch: once it ran, the worker is past this batch.
@@ -440,13 +363,10 @@ mod tests {
         });
         // The worker did 0 and is stuck in 1.
         is_started.recv().unwrap();
-        assert_eq!(
-            b.take_helping(|_| panic!("done by the worker")),
-            (0, "worker")
-        );
+        assert_eq!(b.take(|_| panic!("done by the worker")), (0, "worker"));
         let mut here = Vec::new();
         assert_eq!(
-            b.take_helping(|j| {
+            b.take(|j| {
                 here.push(j);
                 (j, "here")
             }),
@@ -454,42 +374,7 @@ mod tests {
         );
         assert_eq!(here, vec![2, 1]);
         go.send(()).unwrap();
-        assert_eq!(b.take_helping(|_| panic!("loaded twice")), (2, "here"));
-    }
-
-    #[test]
-    fn cancel_and_wait_returns_once_the_running_load_is_over_and_cancels_the_rest() {
-        let ra = Readahead::start().unwrap();
-        let (go, wait) = channel::<()>();
-        let wait = Mutex::new(wait);
-        let (started, is_started) = channel::<()>();
-        let started = Mutex::new(started);
-        let over = Arc::new(AtomicUsize::new(0));
-        let o = over.clone();
-        let mut b = ra.submit(3, move |i| {
-            if i == 0 {
-                started.lock().unwrap().send(()).unwrap();
-                wait.lock().unwrap().recv().unwrap();
-            }
-            o.fetch_add(1, Ordering::SeqCst);
-        });
-        is_started.recv().unwrap();
-        let release = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            go.send(()).unwrap();
-        });
-        b.cancel_and_wait();
-        assert_eq!(
-            over.load(Ordering::SeqCst),
-            1,
-            "returned before load 0 was over"
-        );
-        release.join().unwrap();
-        let (marked, is_marked) = channel::<()>();
-        let marked = Mutex::new(marked);
-        let _marker = ra.submit(1, move |_| marked.lock().unwrap().send(()).unwrap());
-        is_marked.recv().unwrap();
-        assert_eq!(over.load(Ordering::SeqCst), 1, "cancelled loads ran");
+        assert_eq!(b.take(|_| panic!("loaded twice")), (2, "here"));
     }
 
     #[test]
@@ -497,7 +382,7 @@ mod tests {
         let (exited, has_exited) = channel::<()>();
         let ra = Readahead::start_with(move || exited.send(()).unwrap()).unwrap();
         let mut b = ra.submit(1, |_| 3);
-        assert_eq!(b.take(|| 3), 3);
+        assert_eq!(b.take(|_| 3), 3);
         assert!(
             has_exited.try_recv().is_err(),
             "the worker ended while in use"

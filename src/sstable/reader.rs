@@ -474,19 +474,20 @@ impl TableIter {
         let r = self.r()?.clone();
         let h = r.index.handle(i);
         let table = &self.table;
-        let load_here = || table.read_data_block(&*r.file, h, false);
         let block = match self.ahead.front_mut() {
             Some((first, b)) => {
                 // Runs are consecutive: the next block asked for is this one.
-                debug_assert_eq!(*first + b.next_index(), i);
-                let block = b.take(load_here);
+                let first = *first;
+                debug_assert_eq!(first + b.next_index(), i);
+                let block =
+                    b.take(|k| table.read_data_block(&*r.file, r.index.handle(first + k), false));
                 if b.left() == 0 {
                     self.ahead.pop_front();
                 }
                 block?
             }
             // Not asked for (the run is short), so nothing after it was either.
-            None => load_here()?,
+            None => table.read_data_block(&*r.file, h, false)?,
         };
         self.enter(&block, h);
         self.run = run;
