@@ -136,7 +136,9 @@ pub struct Iter {
     last_back: Option<Vec<u8>>,
     finished: bool,
     stale: StaleCount,
-    /// Values the front cursor has resolved ahead of the caller.
+    /// Values the front cursor has resolved ahead of the caller. Declared after `factory`
+    /// so that it is dropped after it: the worker can then no longer upgrade its weak
+    /// hold on the sources, and the drop's wait covers every value it still resolves.
     ahead: ValueAhead,
 }
 

@@ -249,15 +249,43 @@ mod tests {
     /// A batch of one load that blocks the worker until the returned sender sends (or is
     /// dropped); returns once the worker is in it.
     fn block_worker(ra: &Readahead) -> (mpsc::Sender<()>, Batch<()>) {
-        let (go, wait) = channel::<()>();
-        let wait = Mutex::new(wait);
-        let (started, is_started) = channel::<()>();
-        let b = ra.submit(1, move |_| {
-            started.send(()).unwrap();
-            let _ = wait.lock().unwrap().recv();
-        });
+        let (g, go, is_started) = gate();
+        let b = ra.submit(1, move |_| g.stop());
         is_started.recv().unwrap();
         (go, b)
+    }
+
+    /// A place a load stops at: [`Gate::stop`] tells the test the load got there, then
+    /// blocks until the test sends on the gate's sender (or drops it).
+    struct Gate {
+        started: Mutex<mpsc::Sender<()>>,
+        wait: Mutex<mpsc::Receiver<()>>,
+    }
+
+    impl Gate {
+        fn stop(&self) {
+            self.started.lock().unwrap().send(()).unwrap();
+            let _ = self.wait.lock().unwrap().recv();
+        }
+    }
+
+    /// A gate, the sender that opens it, and the receiver told when a load reaches it.
+    fn gate() -> (Gate, mpsc::Sender<()>, mpsc::Receiver<()>) {
+        let (go, wait) = channel::<()>();
+        let (started, is_started) = channel::<()>();
+        let g = Gate {
+            started: Mutex::new(started),
+            wait: Mutex::new(wait),
+        };
+        (g, go, is_started)
+    }
+
+    /// Returns once the worker has run everything queued before this call.
+    fn worker_past_earlier_batches(ra: &Readahead) {
+        let (marked, is_marked) = channel::<()>();
+        let marked = Mutex::new(marked);
+        let _marker = ra.submit(1, move |_| marked.lock().unwrap().send(()).unwrap());
+        is_marked.recv().unwrap();
     }
 
     fn wait_done<T>(b: &Batch<T>) {
@@ -294,30 +322,21 @@ mod tests {
         });
         assert_eq!(b.take(|_| 100), 100, "a queued load is loaded here");
         drop(b); // cancels the other two
-                 // A marker after them: once it ran, so would have they.
-        let (marked, is_marked) = channel::<()>();
-        let marked = Mutex::new(marked);
-        let marker = ra.submit(1, move |_| marked.lock().unwrap().send(()).unwrap());
         go.send(()).unwrap();
-        is_marked.recv().unwrap();
-        drop(marker);
+        worker_past_earlier_batches(&ra);
         assert_eq!(ran.load(Ordering::SeqCst), 0);
     }
 
     #[test]
     fn an_iterator_that_would_wait_does_the_queued_loads_and_then_the_running_one_itself() {
         let ra = Readahead::start().unwrap();
-        let (go, wait) = channel::<()>();
-        let wait = Mutex::new(wait);
-        let (started, is_started) = channel::<()>();
-        let started = Mutex::new(started);
+        let (g, go, is_started) = gate();
         let worker_ran = Arc::new(Mutex::new(Vec::new()));
         let ran = worker_ran.clone();
         let mut b = ra.submit(4, move |i| {
             ran.lock().unwrap().push(i);
             if i == 0 {
-                started.lock().unwrap().send(()).unwrap();
-                wait.lock().unwrap().recv().unwrap();
+                g.stop();
             }
             (i, "worker")
         });
@@ -335,11 +354,7 @@ mod tests {
             assert_eq!(b.take(|_| panic!("loaded twice")), (want, "here"));
         }
         assert_eq!(b.left(), 0);
-        // A marker batch: once it ran, the worker is past this batch.
-        let (marked, is_marked) = channel::<()>();
-        let marked = Mutex::new(marked);
-        let _marker = ra.submit(1, move |_| marked.lock().unwrap().send(()).unwrap());
-        is_marked.recv().unwrap();
+        worker_past_earlier_batches(&ra);
         assert_eq!(
             *worker_ran.lock().unwrap(),
             vec![0],
@@ -350,14 +365,10 @@ mod tests {
     #[test]
     fn an_iterator_takes_what_the_worker_did_and_helps_while_it_runs() {
         let ra = Readahead::start().unwrap();
-        let (go, wait) = channel::<()>();
-        let wait = Mutex::new(wait);
-        let (started, is_started) = channel::<()>();
-        let started = Mutex::new(started);
+        let (g, go, is_started) = gate();
         let mut b = ra.submit(3, move |i| {
             if i == 1 {
-                started.lock().unwrap().send(()).unwrap();
-                wait.lock().unwrap().recv().unwrap();
+                g.stop();
             }
             (i, "worker")
         });
