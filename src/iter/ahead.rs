@@ -53,15 +53,18 @@ enum Slot {
     Pointer,
 }
 
+/// Values asked of the worker, one per handle of a window.
+type ValueBatch = Batch<Result<Bytes>>;
+
 /// The values a forward cursor resolves ahead of its caller.
 pub(crate) struct ValueAhead {
     /// Entries stepped over and not yet taken; an error ends it.
     window: VecDeque<Result<(Bytes, Slot)>>,
-    /// The window's handles, in order, and the batch resolving them.
-    handles: Arc<Vec<Bytes>>,
-    batch: Option<Batch<Result<Bytes>>>,
-    /// Values the worker is resolving for this iterator.
-    in_flight: Arc<InFlight>,
+    /// The batch resolving the window's handles, and the handles, in order.
+    batch: Option<(ValueBatch, Arc<Vec<Bytes>>)>,
+    /// Values the worker is resolving for this iterator (made with the first window: an
+    /// iterator that never reads ahead allocates nothing here).
+    in_flight: Option<Arc<InFlight>>,
     /// Handles the caller has resolved, up to [`AHEAD_AFTER`].
     resolved: usize,
     /// Entries in the next window.
@@ -72,9 +75,8 @@ impl ValueAhead {
     pub(crate) fn new() -> ValueAhead {
         ValueAhead {
             window: VecDeque::new(),
-            handles: Arc::new(Vec::new()),
             batch: None,
-            in_flight: Arc::default(),
+            in_flight: None,
             resolved: 0,
             next_window: FIRST_WINDOW,
         }
@@ -93,10 +95,7 @@ impl ValueAhead {
         let value = match slot {
             Slot::Value(v) => Ok(v),
             Slot::Pointer => match self.batch.as_mut() {
-                Some(b) => {
-                    let handles = &self.handles;
-                    b.take(|i| factory.resolve(&handles[i]))
-                }
+                Some((b, handles)) => b.take(|i| factory.resolve(&handles[i])),
                 None => unreachable!("a window with handles has a batch"),
             },
         };
@@ -146,11 +145,8 @@ impl ValueAhead {
         let handles = Arc::new(handles);
         // The worker holds the sources weakly, and strongly only while it resolves a value
         // (counted in `in_flight`): a dropped iterator's queued loads pin no value-log file.
-        let (f, h, in_flight) = (
-            Arc::downgrade(factory),
-            handles.clone(),
-            self.in_flight.clone(),
-        );
+        let in_flight = self.in_flight.get_or_insert_with(Arc::default).clone();
+        let (f, h) = (Arc::downgrade(factory), handles.clone());
         let load = move |i: usize| {
             let _counted = in_flight.enter();
             let sources = f.upgrade();
@@ -160,8 +156,7 @@ impl ValueAhead {
             }
         };
         // (A replaced batch has had every load taken: dropping it cancels nothing.)
-        self.batch = Some(ra.submit(handles.len(), load));
-        self.handles = handles;
+        self.batch = Some((ra.submit(handles.len(), load), handles));
     }
 }
 
@@ -172,7 +167,9 @@ impl Drop for ValueAhead {
     /// value at most, and only when the iterator is dropped mid-window.)
     fn drop(&mut self) {
         self.batch = None;
-        self.in_flight.wait_idle();
+        if let Some(f) = &self.in_flight {
+            f.wait_idle();
+        }
     }
 }
 
