@@ -31,6 +31,22 @@ pub struct Settings {
     pub row_cache: bool,
     /// Tables are read through mmap where the engine offers it.
     pub mmap: bool,
+    /// Open the engine's transactional flavour where that is a different type (RocksDB's
+    /// `OptimisticTransactionDB`, fjall's `OptimisticTxDatabase`), for `txnrmw`. Plain
+    /// reads and writes still go straight to the underlying tree.
+    pub transactions: bool,
+}
+
+/// The value `rmw` writes: `old` (or `fresh` when there is none of `fresh`'s length) with
+/// the little-endian counter in its first 8 bytes incremented.
+fn bumped(old: Option<&[u8]>, fresh: &[u8]) -> Vec<u8> {
+    let mut v = match old {
+        Some(o) if o.len() == fresh.len() => o.to_vec(),
+        _ => fresh.to_vec(),
+    };
+    let count = u64::from_le_bytes(v[..8].try_into().expect("values of 8 bytes or more"));
+    v[..8].copy_from_slice(&(count + 1).to_le_bytes());
+    v
 }
 
 /// The operations the workloads need.
@@ -45,6 +61,11 @@ pub trait Engine: Send + Sync {
     fn seek_next(&self, k: &[u8], n: usize) -> R<usize>;
     /// Reads every entry in order; returns how many.
     fn scan_all(&self) -> R<usize>;
+    /// One read-modify-write transaction on `k` with the engine's serializable (or
+    /// conflict-checked) transactions: reads the value, increments the counter in its first
+    /// 8 bytes (`bumped`), writes it back and commits, retrying at once on a conflict.
+    /// Returns how many attempts conflicted. `fresh` is at least 8 bytes long.
+    fn rmw(&self, k: &[u8], fresh: &[u8]) -> R<u64>;
     /// Flushes and waits until background compaction is idle. Engines that offer no way to
     /// wait for it (fjall, sled, redb) return at once; the report shows each wait's length.
     fn wait_for_compaction(&self) -> R<()> {
@@ -90,7 +111,7 @@ pub fn open(name: &str, dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
 
 mod strata {
     use super::*;
-    use stratakv::{Db, Options, WriteOptions};
+    use stratakv::{Db, Options, TxnOptions, WriteOptions};
 
     pub struct E {
         db: Db,
@@ -158,6 +179,23 @@ mod strata {
         fn scan_all(&self) -> R<usize> {
             count(self.db.iter())
         }
+        fn rmw(&self, k: &[u8], fresh: &[u8]) -> R<u64> {
+            let opts = TxnOptions {
+                detect_conflicts: true,
+                sync: self.wo.sync,
+            };
+            let mut conflicts = 0;
+            loop {
+                let mut tx = self.db.transaction_with(opts);
+                let v = bumped(tx.get(k).map_err(err)?.as_deref(), fresh);
+                tx.put(k, v).map_err(err)?;
+                match tx.commit() {
+                    Ok(()) => return Ok(conflicts),
+                    Err(e) if e.is_conflict() => conflicts += 1,
+                    Err(e) => return Err(err(e)),
+                }
+            }
+        }
         fn wait_for_compaction(&self) -> R<()> {
             self.db.wait_for_compaction().map_err(err)
         }
@@ -171,12 +209,29 @@ mod strata {
 mod rocks {
     use super::*;
     use rocksdb::{
-        BlockBasedOptions, Cache, DBCompressionType, Options, WaitForCompactOptions, WriteOptions,
-        DB,
+        BlockBasedOptions, Cache, DBCompressionType, ErrorKind, OptimisticTransactionDB,
+        OptimisticTransactionOptions, Options, WaitForCompactOptions, WriteOptions, DB,
     };
 
+    /// The plain DB, or the optimistic transaction DB over it (whose plain reads and writes
+    /// go to the same base DB).
+    enum Handle {
+        Plain(DB),
+        Txn(OptimisticTransactionDB),
+    }
+
+    /// Runs `$body` with `$d` bound to whichever DB the handle holds.
+    macro_rules! on_db {
+        ($h:expr, $d:ident => $body:expr) => {
+            match $h {
+                Handle::Plain($d) => $body,
+                Handle::Txn($d) => $body,
+            }
+        };
+    }
+
     pub struct E {
-        db: DB,
+        db: Handle,
         sync: bool,
         desc: String,
     }
@@ -202,17 +257,26 @@ mod rocks {
             o.set_min_blob_size(s.separate_from as u64);
             o.set_enable_blob_gc(true);
         }
-        let db = DB::open(&o, dir).map_err(err)?;
+        let db = if s.transactions {
+            Handle::Txn(OptimisticTransactionDB::open(&o, dir).map_err(err)?)
+        } else {
+            Handle::Plain(DB::open(&o, dir).map_err(err)?)
+        };
         Ok(Box::new(E {
             db,
             sync: s.sync,
             desc: format!(
-                "lz4, {} {} MiB, {}, bloom 10 bits/key, WAL on, {}, blob files {}, memtable 64 MiB (default), 2 background threads",
+                "lz4, {} {} MiB, {}, bloom 10 bits/key, WAL on, {}, blob files {}, memtable 64 MiB (default), 2 background threads{}",
                 if s.row_cache { "row cache (block cache 1 MiB)" } else { "LRU block cache" },
                 s.cache_bytes >> 20,
                 if s.mmap { "mmap reads" } else { "pread" },
                 if s.sync { "sync=true per write" } else { "sync=false" },
-                if blobs { format!("on from {} B", s.separate_from) } else { "off".into() }
+                if blobs { format!("on from {} B", s.separate_from) } else { "off".into() },
+                if s.transactions {
+                    ", OptimisticTransactionDB (transactions with a snapshot at begin, GetForUpdate)"
+                } else {
+                    ""
+                }
             ),
         }))
     }
@@ -230,43 +294,69 @@ mod rocks {
             self.desc.clone()
         }
         fn put(&self, k: &[u8], v: &[u8]) -> R<()> {
-            self.db.put_opt(k, v, &self.wo()).map_err(err)
+            on_db!(&self.db, d => d.put_opt(k, v, &self.wo()).map_err(err))
         }
         fn get(&self, k: &[u8]) -> R<Option<usize>> {
-            Ok(self.db.get_pinned(k).map_err(err)?.map(|v| v.len()))
+            on_db!(&self.db, d => Ok(d.get_pinned(k).map_err(err)?.map(|v| v.len())))
         }
         fn delete(&self, k: &[u8]) -> R<()> {
-            self.db.delete_opt(k, &self.wo()).map_err(err)
+            on_db!(&self.db, d => d.delete_opt(k, &self.wo()).map_err(err))
         }
         fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
-            let mut it = self.db.raw_iterator();
-            it.seek(k);
-            let mut c = 0;
-            while it.valid() && c < n {
-                c += 1;
-                it.next();
-            }
-            it.status().map_err(err)?;
-            Ok(c)
+            on_db!(&self.db, d => {
+                let mut it = d.raw_iterator();
+                it.seek(k);
+                let mut c = 0;
+                while it.valid() && c < n {
+                    c += 1;
+                    it.next();
+                }
+                it.status().map_err(err)?;
+                Ok(c)
+            })
         }
         fn scan_all(&self) -> R<usize> {
-            let mut it = self.db.raw_iterator();
-            it.seek_to_first();
-            let mut c = 0;
-            while it.valid() {
-                c += 1;
-                it.next();
+            on_db!(&self.db, d => {
+                let mut it = d.raw_iterator();
+                it.seek_to_first();
+                let mut c = 0;
+                while it.valid() {
+                    c += 1;
+                    it.next();
+                }
+                it.status().map_err(err)?;
+                Ok(c)
+            })
+        }
+        fn rmw(&self, k: &[u8], fresh: &[u8]) -> R<u64> {
+            let Handle::Txn(db) = &self.db else {
+                return Err("rocksdb was opened without transactions".into());
+            };
+            let mut to = OptimisticTransactionOptions::default();
+            to.set_snapshot(true);
+            let mut conflicts = 0;
+            loop {
+                let tx = db.transaction_opt(&self.wo(), &to);
+                let old = tx.get_pinned_for_update(k, true).map_err(err)?;
+                let v = bumped(old.as_deref(), fresh);
+                drop(old);
+                tx.put(k, v).map_err(err)?;
+                match tx.commit() {
+                    Ok(()) => return Ok(conflicts),
+                    Err(e) if matches!(e.kind(), ErrorKind::Busy | ErrorKind::TryAgain) => {
+                        conflicts += 1
+                    }
+                    Err(e) => return Err(err(e)),
+                }
             }
-            it.status().map_err(err)?;
-            Ok(c)
         }
         fn wait_for_compaction(&self) -> R<()> {
             let mut w = WaitForCompactOptions::default();
             w.set_flush(true);
-            self.db.wait_for_compact(&w).map_err(err)
+            on_db!(&self.db, d => d.wait_for_compact(&w).map_err(err))
         }
         fn close(self: Box<Self>) -> R<()> {
-            self.db.flush_wal(true).map_err(err)
+            on_db!(&self.db, d => d.flush_wal(true).map_err(err))
         }
     }
 }
@@ -274,45 +364,66 @@ mod rocks {
 #[cfg(feature = "fjall")]
 mod fj {
     use super::*;
-    use fjall::{Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, PersistMode};
+    use fjall::{
+        Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, OptimisticTxDatabase,
+        PersistMode, Readable,
+    };
 
     pub struct E {
         db: Database,
         ks: Keyspace,
+        /// Set when opened for transactions: `db` and `ks` are then its inner database and
+        /// keyspace (fjall's own escape hatch), so plain writes stay plain.
+        tx_db: Option<OptimisticTxDatabase>,
         sync: bool,
         desc: String,
     }
 
     pub fn open(dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
-        let db = Database::builder(dir)
-            .cache_size(s.cache_bytes)
-            .open()
-            .map_err(err)?;
         let blobs = s.value_size >= s.separate_from;
-        let ks = db
-            .keyspace("bench", || {
-                let o = KeyspaceCreateOptions::default();
-                if blobs {
-                    o.with_kv_separation(Some(KvSeparationOptions::default()))
-                } else {
-                    o
-                }
-            })
-            .map_err(err)?;
+        let ks_opts = || {
+            let o = KeyspaceCreateOptions::default();
+            if blobs {
+                o.with_kv_separation(Some(KvSeparationOptions::default()))
+            } else {
+                o
+            }
+        };
+        let (db, ks, tx_db) = if s.transactions {
+            let tx_db = OptimisticTxDatabase::builder(dir)
+                .cache_size(s.cache_bytes)
+                .open()
+                .map_err(err)?;
+            let ks = tx_db.keyspace("bench", ks_opts).map_err(err)?;
+            (tx_db.inner().clone(), ks.inner().clone(), Some(tx_db))
+        } else {
+            let db = Database::builder(dir)
+                .cache_size(s.cache_bytes)
+                .open()
+                .map_err(err)?;
+            let ks = db.keyspace("bench", ks_opts).map_err(err)?;
+            (db, ks, None)
+        };
         Ok(Box::new(E {
             db,
             ks,
             sync: s.sync,
             desc: format!(
-                "defaults (lz4, bloom filters), cache {} MiB, journal on, {}, kv separation {}",
+                "defaults (lz4, bloom filters), cache {} MiB, journal on, {}, kv separation {}{}",
                 s.cache_bytes >> 20,
                 if s.sync {
                     "persist(SyncAll) after each write"
                 } else {
                     "no persist per write"
                 },
-                if blobs { "on (default options)" } else { "off" }
+                if blobs { "on (default options)" } else { "off" },
+                if tx_db.is_some() {
+                    ", OptimisticTxDatabase (plain writes through its inner keyspace)"
+                } else {
+                    ""
+                }
             ),
+            tx_db,
         }))
     }
 
@@ -345,6 +456,24 @@ mod fj {
         }
         fn scan_all(&self) -> R<usize> {
             count(self.ks.iter().map(|g| g.into_inner()))
+        }
+        fn rmw(&self, k: &[u8], fresh: &[u8]) -> R<u64> {
+            let Some(tx_db) = &self.tx_db else {
+                return Err("fjall was opened without transactions".into());
+            };
+            let mut conflicts = 0;
+            loop {
+                let mut tx = tx_db.write_tx().map_err(err)?;
+                let v = bumped(tx.get(&self.ks, k).map_err(err)?.as_deref(), fresh);
+                tx.insert(&self.ks, k, v);
+                match tx.commit().map_err(err)? {
+                    Ok(()) => {
+                        self.after_write()?;
+                        return Ok(conflicts);
+                    }
+                    Err(_) => conflicts += 1,
+                }
+            }
         }
         fn close(self: Box<Self>) -> R<()> {
             self.db.persist(PersistMode::SyncAll).map_err(err)
@@ -408,6 +537,18 @@ mod sl {
         }
         fn scan_all(&self) -> R<usize> {
             count(self.db.iter())
+        }
+        fn rmw(&self, k: &[u8], fresh: &[u8]) -> R<u64> {
+            // sled retries a conflicting transaction itself and does not say how often.
+            self.db
+                .transaction(|tx| {
+                    let v = bumped(tx.get(k)?.as_deref(), fresh);
+                    tx.insert(k, v)?;
+                    Ok::<_, sled::transaction::ConflictableTransactionError>(())
+                })
+                .map_err(|e: sled::transaction::TransactionError| err(e))?;
+            self.after_write()?;
+            Ok(0)
         }
         fn close(self: Box<Self>) -> R<()> {
             self.db.flush().map(|_| ()).map_err(err)
@@ -489,6 +630,14 @@ mod rd {
             let r = self.db.begin_read().map_err(err)?;
             let t = r.open_table(T).map_err(err)?;
             count(t.iter().map_err(err)?)
+        }
+        fn rmw(&self, k: &[u8], fresh: &[u8]) -> R<u64> {
+            // One writer at a time: a write transaction never conflicts.
+            self.write(|t| {
+                let v = bumped(t.get(k).map_err(err)?.as_ref().map(|g| g.value()), fresh);
+                t.insert(k, v.as_slice()).map(|_| ()).map_err(err)
+            })?;
+            Ok(0)
         }
         fn close(self: Box<Self>) -> R<()> {
             // A last durable commit makes the Durability::None ones persistent.

@@ -60,6 +60,10 @@ struct Args {
     /// readseq, seekrandom (seek + next 100), readwhilewriting (random reads while one more
     /// thread overwrites random keys; its rate is reported as its own row), deleterandom,
     /// ycsba .. ycsbf (Zipfian 0.99),
+    /// txnrmw (a transaction per operation that reads a random key and writes it back with a
+    /// counter in its first 8 bytes incremented, as StrataKV's `bench txnrmw`; it opens each
+    /// engine's transactional flavour for the whole run), txncontended (the same on 16 hot
+    /// keys: with --threads 2 the transactions conflict),
     /// recovery (time to reopen after a process killed with 64 MiB written and not closed),
     /// waitforcompaction (flush and wait until background compaction is idle; untimed,
     /// reported as its duration).
@@ -120,6 +124,9 @@ struct Row {
     /// Peak resident memory so far, KiB (VmHWM).
     peak_rss_kib: u64,
     settings: String,
+    /// Transactions that conflicted and were retried (`txnrmw`; sled and redb never say).
+    #[serde(default)]
+    conflicts: u64,
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -274,6 +281,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
         value_size: a.value_size,
         row_cache: a.row_cache,
         mmap: a.mmap,
+        transactions: a.workloads.contains("txn"),
     };
     let n = a.num;
     // A random permutation of 0..n (a multiplicative step coprime with n).
@@ -290,6 +298,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
     let mut db: Option<Box<dyn Engine>> = None;
     let mut gen = 0;
     let mut dbdir = root.path().join("db0");
+    let conflicts = AtomicU64::new(0);
     let emit = |w: &str, ops: u64, secs: f64, lat: &[u32], dir: &Path, desc: String| {
         let row = Row {
             engine: name.into(),
@@ -304,6 +313,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
             device_write_bytes: proc_field("/proc/self/io", "write_bytes:"),
             peak_rss_kib: proc_field("/proc/self/status", "VmHWM:"),
             settings: desc,
+            conflicts: conflicts.swap(0, Ordering::Relaxed),
         };
         println!("{}", serde_json::to_string(&row).expect("serializable"));
     };
@@ -344,6 +354,22 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
                 e.seek_next(&key(rand_key(i)), 100).map(|_| ())
             })?,
             "deleterandom" => timed(a.threads, n, &|i| e.delete(&key(rand_key(i))))?,
+            "txnrmw" | "txncontended" => {
+                if a.value_size < 8 {
+                    return Err(format!("{w} needs values of 8 bytes or more (a counter)"));
+                }
+                let hot = w == "txncontended";
+                timed(a.threads, n, &|i| {
+                    let k = if hot {
+                        splitmix(i) % CONTENDED_KEYS
+                    } else {
+                        rand_key(i.wrapping_mul(7))
+                    };
+                    let c = e.rmw(&key(k), vals.get(seed ^ 1, k))?;
+                    conflicts.fetch_add(c, Ordering::Relaxed);
+                    Ok(())
+                })?
+            }
             "readwhilewriting" => {
                 let (secs, lat, writes) = read_while_writing(e, a, &rand_key, &vals)?;
                 emit(w, lat.len() as u64, secs, &lat, &dbdir, e.describe());
@@ -397,6 +423,9 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Keys that `txncontended`'s transactions share.
+const CONTENDED_KEYS: u64 = 16;
 
 /// The row that reports the writer's rate during `readwhilewriting`.
 const RWW_WRITES: &str = "readwhilewriting (writer)";
@@ -523,6 +552,7 @@ fn fill_and_die(name: &str, dir: &Path, a: &Args) -> Result<(), String> {
         value_size: a.value_size,
         row_cache: a.row_cache,
         mmap: a.mmap,
+        transactions: false,
     };
     let e = engines::open(name, dir, &s)?;
     let vals = Values::new(a.seed, a.value_size);
@@ -707,6 +737,43 @@ fn report(a: &Args, rows: &[Row]) -> String {
                 r.engine,
                 r.secs * 1e3
             );
+        }
+    }
+    if workloads.contains(&"txnrmw") {
+        let _ = writeln!(
+            s,
+            "\nRead-modify-write transactions against plain writes (txnrmw / overwrite, each \
+             engine against itself):\n"
+        );
+        for e in &engines {
+            if let (Some(t), Some(o)) = (find(e, "txnrmw"), find(e, "overwrite")) {
+                let _ = writeln!(
+                    s,
+                    "- {e}: {:.2} ({:.0} / {:.0} ops/s), {} conflicts retried",
+                    t.ops_per_sec / o.ops_per_sec.max(f64::MIN_POSITIVE),
+                    t.ops_per_sec,
+                    o.ops_per_sec,
+                    t.conflicts
+                );
+            }
+        }
+    }
+    if workloads.contains(&"txncontended") {
+        let _ = writeln!(
+            s,
+            "\nRead-modify-write transactions on {CONTENDED_KEYS} hot keys (conflicts retried at \
+             once; sled retries inside and redb serializes writers, so neither counts any):\n"
+        );
+        for e in &engines {
+            if let Some(t) = find(e, "txncontended") {
+                let _ = writeln!(
+                    s,
+                    "- {e}: {:.0} ops/s, {} conflicts ({:.1}% of attempts)",
+                    t.ops_per_sec,
+                    t.conflicts,
+                    100.0 * t.conflicts as f64 / (t.conflicts + t.ops).max(1) as f64
+                );
+            }
         }
     }
     let waits: Vec<&Row> = rows
