@@ -209,7 +209,8 @@ impl Transaction {
     /// # Errors
     ///
     /// `Conflict` (`e.is_conflict()`) when a key it read or a range it scanned was changed
-    /// by a transaction that committed after it began: nothing is applied, retry it.
+    /// by a transaction that committed after it began: nothing is applied, retry it. It
+    /// returns once that commit's write is visible, so a retry begun then reads it.
     /// `InvalidArgument` when it grew past `txn_max_bytes`. Otherwise as `Db::write`.
     pub fn commit(self) -> Result<()> {
         if let Some(msg) = &self.failed {
@@ -220,10 +221,16 @@ impl Transaction {
         }
         let oracle = &self.engine.oracle;
         let serial = oracle.commit_guard();
-        if self.opts.detect_conflicts && oracle.has_conflict(self.read_seq, &self.reads.borrow()) {
-            return Err(Error::Conflict(
-                "a key read or range scanned was changed by a later commit".into(),
-            ));
+        if self.opts.detect_conflicts {
+            if let Some(c) = oracle.has_conflict(self.read_seq, &self.reads.borrow()) {
+                drop(serial);
+                // A retry that began now, while the conflicting commit is still writing,
+                // would read what it overwrites and conflict again: wait for that write.
+                oracle.wait_settled(&c);
+                return Err(Error::Conflict(
+                    "a key read or range scanned was changed by a later commit".into(),
+                ));
+            }
         }
         let mut batch = WriteBatch::with_capacity(self.bytes);
         for (k, v) in &self.writes {

@@ -14,6 +14,9 @@
 //! A pending entry counts as later than every read timestamp until its write finishes and
 //! its sequence number is known; a failed write removes it.
 //!
+//! A validation that fails on a pending entry returns only once that entry settles: a
+//! retry begun earlier would read what the pending commit overwrites and fail again.
+//!
 //! A pending entry carries its write set only when another transaction was open when it was
 //! queued. One that begins later, while the entry is still pending, needs the write set too:
 //! the committing transaction builds it when it finishes (it knows then which open
@@ -50,6 +53,11 @@ struct State {
     /// Validations waiting for a pending commit's write set (a notify is a syscall).
     waiting: usize,
 }
+
+/// A validation's conflict: the id of the latest conflicting commit still pending, if any.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct Conflicting(Option<u64>);
 
 /// A commit queued by [`Oracle::queue`], to be settled by [`Oracle::settle`].
 #[derive(Debug)]
@@ -121,9 +129,9 @@ impl Oracle {
         lock(&self.commit)
     }
 
-    /// True when a transaction that read `read` at `ts` conflicts with a later commit,
-    /// pending ones included. Call under the commit guard.
-    pub fn has_conflict(&self, ts: u64, read: &ReadSet) -> bool {
+    /// Whether a transaction that read `read` at `ts` conflicts with a later commit, pending
+    /// ones included: `Some` when it does. Call under the commit guard.
+    pub fn has_conflict(&self, ts: u64, read: &ReadSet) -> Option<Conflicting> {
         let mut st = lock(&self.state);
         // A pending commit queued while nobody else was open has no write set yet: its
         // transaction builds it when its write finishes, and this one is open now.
@@ -132,16 +140,35 @@ impl Oracle {
             st = self.settled.wait(st).unwrap_or_else(|p| p.into_inner());
             st.waiting -= 1;
         }
-        let hit = st
-            .committed
-            .iter()
-            .filter(|c| c.seq > ts)
-            .filter_map(|c| c.writes.as_ref())
-            .any(|w| conflicts(read, w));
+        let (mut hit, mut pending) = (false, None);
+        for c in st.committed.iter().filter(|c| c.seq > ts) {
+            if c.writes.as_ref().is_some_and(|w| conflicts(read, w)) {
+                hit = true;
+                // The latest pending one is the one a retry must wait for.
+                if c.seq == PENDING {
+                    pending = Some(c.id);
+                }
+            }
+        }
         if hit {
             self.conflicts.fetch_add(1, Ordering::Relaxed);
         }
-        hit
+        hit.then_some(Conflicting(pending))
+    }
+
+    /// Waits until the pending commit that `c` conflicted with (if it was pending) has
+    /// finished its write, so that a retry begun after this reads what it wrote instead of
+    /// conflicting with it again. Call without the commit guard.
+    pub fn wait_settled(&self, c: &Conflicting) {
+        let Some(id) = c.0 else { return };
+        let mut st = lock(&self.state);
+        // Settling either gives the entry its sequence number or removes it (a failed
+        // write); either ends the wait.
+        while st.committed.iter().any(|e| e.id == id && e.seq == PENDING) {
+            st.waiting += 1;
+            st = self.settled.wait(st).unwrap_or_else(|p| p.into_inner());
+            st.waiting -= 1;
+        }
     }
 
     /// Enters a validated commit of the transaction registered at `own_ts` as pending;
@@ -239,8 +266,11 @@ mod tests {
         let ws = WriteSet::new(&[b"k".to_vec()]);
         record(&o, 11, 99, &ws);
         let r = reads(b"k");
-        assert!(o.has_conflict(t, &r));
-        assert!(!o.has_conflict(11, &r), "committed before it began");
+        assert!(o.has_conflict(t, &r).is_some());
+        assert!(
+            o.has_conflict(11, &r).is_none(),
+            "committed before it began"
+        );
         o.end(t);
         assert_eq!(o.window_len(), 0, "pruned once nobody needs it");
         record(&o, 12, 99, &ws);
@@ -259,22 +289,55 @@ mod tests {
         o.end(other);
         let mut all = ReadSet::default();
         all.add_range(Bound::Unbounded, Bound::Unbounded);
-        assert!(!o.has_conflict(0, &all));
+        assert!(o.has_conflict(0, &all).is_none());
     }
 
     #[test]
     fn a_pending_commit_is_later_than_every_read_timestamp() {
         let (o, own, other, ws, t) = queued_with_another_open(20);
         assert!(
-            o.has_conflict(other, &reads(b"k")),
+            o.has_conflict(other, &reads(b"k")).is_some(),
             "queued, not yet written"
         );
-        assert!(!o.has_conflict(other, &reads(b"j")));
+        assert!(o.has_conflict(other, &reads(b"j")).is_none());
         o.settle(t, Some(21), own, || ws.clone());
-        assert!(o.has_conflict(other, &reads(b"k")));
+        assert!(o.has_conflict(other, &reads(b"k")).is_some());
         o.end(own);
         o.end(other);
         assert_eq!(o.window_len(), 0);
+    }
+
+    #[test]
+    fn a_conflict_with_a_pending_commit_waits_until_it_settles() {
+        let (o, own, other, ws, t) = queued_with_another_open(40);
+        let o = Arc::new(o);
+        let c = o
+            .has_conflict(other, &reads(b"k"))
+            .expect("pending commit of k");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let o = o.clone();
+            std::thread::spawn(move || {
+                o.wait_settled(&c);
+                tx.send(()).unwrap();
+            })
+        };
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(50))
+                .is_err(),
+            "returned while the commit was still writing"
+        );
+        o.settle(t, Some(41), own, || ws.clone());
+        rx.recv_timeout(std::time::Duration::from_secs(10))
+            .expect("woken by the settle");
+        waiter.join().unwrap();
+        // A conflict with a commit already settled waits for nothing.
+        let settled = o
+            .has_conflict(other, &reads(b"k"))
+            .expect("k changed at 41");
+        o.wait_settled(&settled);
+        o.end(own);
+        o.end(other);
     }
 
     #[test]
@@ -282,7 +345,7 @@ mod tests {
         let (o, own, other, ws, t) = queued_with_another_open(5);
         o.settle(t, None, own, || ws.clone());
         assert_eq!(o.window_len(), 0);
-        assert!(!o.has_conflict(other, &reads(b"k")));
+        assert!(o.has_conflict(other, &reads(b"k")).is_none());
         assert_eq!(o.commits.load(Ordering::Relaxed), 0);
     }
 
@@ -296,7 +359,7 @@ mod tests {
         let later = o.begin(|| 30); // begins before the commit's write is visible
         let checker = {
             let o = o.clone();
-            std::thread::spawn(move || o.has_conflict(later, &reads(b"k")))
+            std::thread::spawn(move || o.has_conflict(later, &reads(b"k")).is_some())
         };
         std::thread::sleep(std::time::Duration::from_millis(20));
         o.settle(t, Some(31), own, || ws.clone());

@@ -131,7 +131,7 @@ mod strata {
             ..Options::default()
         };
         let desc = format!(
-            "lz4, {} {} MiB, {}, bloom {} bits/key, WAL on, {}, value log {}, memtable {} MiB",
+            "lz4, {} {} MiB, {}, bloom {} bits/key, WAL on, {}, value log {}, memtable {} MiB{}",
             if s.row_cache {
                 "hot-key cache (block cache off)"
             } else {
@@ -150,7 +150,12 @@ mod strata {
             } else {
                 "off (values are shorter than its threshold)".into()
             },
-            opts.memtable_size >> 20
+            opts.memtable_size >> 20,
+            if s.transactions {
+                ", transactions with conflict detection (serializable)"
+            } else {
+                ""
+            }
         );
         let db = Db::open_with(dir, opts).map_err(err)?;
         Ok(Box::new(E {
