@@ -44,6 +44,11 @@ run ycsb-2t "$NUM" --value-size 100 --threads 2 \
   --workloads fillrandom,ycsba,ycsbb,ycsbc,ycsbd,ycsbe,ycsbf
 run sync-1t $((NUM / 50)) --value-size 100 --threads 1 --sync \
   --workloads fillrandom,overwrite,deleterandom
+# Transactions: uncontended read-modify-write against plain overwrites (issue 6's bar is
+# StrataKV's own ratio), then 2 threads on 16 hot keys for throughput and abort rates.
+run txn-1t "$NUM" --value-size 100 --threads 1 --workloads fillrandom,overwrite,txnrmw
+run txn-contended-2t $((NUM / 10)) --value-size 100 --threads 2 \
+  --workloads fillrandom,txncontended
 run value-4k $((NUM / 10)) --value-size 4096 \
   --workloads fillrandom,overwrite,readrandom,readseq
 run value-64k $((NUM / 100)) --value-size 65536 \
