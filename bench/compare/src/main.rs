@@ -124,7 +124,8 @@ struct Row {
     /// Peak resident memory so far, KiB (VmHWM).
     peak_rss_kib: u64,
     settings: String,
-    /// Transactions that conflicted and were retried (`txnrmw`; sled and redb never say).
+    /// Transactions that conflicted and were retried (`txnrmw`, `txncontended`; sled and
+    /// redb never say).
     #[serde(default)]
     conflicts: u64,
 }
@@ -281,7 +282,10 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
         value_size: a.value_size,
         row_cache: a.row_cache,
         mmap: a.mmap,
-        transactions: a.workloads.contains("txn"),
+        transactions: a
+            .workloads
+            .split(',')
+            .any(|w| matches!(w.trim(), "txnrmw" | "txncontended")),
     };
     let n = a.num;
     // A random permutation of 0..n (a multiplicative step coprime with n).
