@@ -19,6 +19,19 @@ pub(crate) fn prefetch<T>(x: &T) {
     let _ = x;
 }
 
+/// Asks the CPU to start loading the cache line of address `p`, which need not point into
+/// a live allocation: a prefetch never faults.
+#[inline]
+pub(crate) fn prefetch_addr(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint; it never faults or changes memory, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Asks the CPU to start loading every cache line of `bytes`.
 #[inline]
 pub(crate) fn prefetch_bytes(bytes: &[u8]) {
