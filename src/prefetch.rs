@@ -38,4 +38,9 @@ pub(crate) fn prefetch_bytes(bytes: &[u8]) {
     for i in (0..bytes.len()).step_by(LINE) {
         prefetch(&bytes[i]);
     }
+    // The last byte's line, which the steps above miss when `bytes` does not start on a
+    // line boundary.
+    if let Some(last) = bytes.last() {
+        prefetch(last);
+    }
 }

@@ -27,7 +27,7 @@ use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering}
 use std::sync::Mutex;
 
 use crate::limits::{ARENA_CHUNK_BYTES, SKIPLIST_HEIGHT_MAX};
-use crate::prefetch::{prefetch, prefetch_addr};
+use crate::prefetch::{prefetch, prefetch_addr, prefetch_bytes};
 
 #[repr(C)]
 struct Node {
@@ -75,23 +75,14 @@ impl Node {
     }
 }
 
-/// Starts loading the cache lines of `node`'s value (at most four).
+/// Starts loading the cache lines of `node`'s value (its first 256 bytes).
 ///
 /// # Safety
 /// `node` points to a live, fully initialized node.
 #[inline]
 unsafe fn prefetch_value(node: *const Node) {
-    let n = &*node;
-    let len = (n.value_len as usize).min(256);
-    let mut off = 0;
-    while off < len {
-        prefetch_addr(n.value.wrapping_add(off));
-        off += 64;
-    }
-    if len > 0 {
-        // The last byte's line, when the value does not start on a line boundary.
-        prefetch_addr(n.value.wrapping_add(len - 1));
-    }
+    let v = Node::value(node);
+    prefetch_bytes(&v[..v.len().min(256)]);
 }
 
 /// A bump region inside the current chunk.
