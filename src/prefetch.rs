@@ -7,16 +7,7 @@ const LINE: usize = 64;
 /// Asks the CPU to start loading `x`'s cache line.
 #[inline]
 pub(crate) fn prefetch<T>(x: &T) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch is a hint; it never faults or changes memory, and `x` is a valid
-    // reference besides.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-            x as *const T as *const i8,
-        );
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = x;
+    prefetch_addr(x as *const T as *const u8);
 }
 
 /// Asks the CPU to start loading the cache line of address `p`, which need not point into

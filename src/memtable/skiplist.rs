@@ -569,6 +569,10 @@ impl Cursor {
     /// Moves to the first entry >= `key`.
     pub fn seek<O: KeyOrder>(&mut self, list: &SkipList<O>, key: &[u8]) {
         self.node = list.find_ge(key);
+        if !self.node.is_null() {
+            // SAFETY: a non-null result is a published, fully initialized node.
+            unsafe { prefetch_value(self.node) };
+        }
         self.prefetch_ahead();
     }
 
@@ -603,8 +607,9 @@ impl Cursor {
         self.prefetch_ahead();
     }
 
-    /// Starts loading what a forward scan needs next: this entry's value, the next
-    /// entry's value, and the header and key of the entry after that. Nodes are linked in
+    /// Starts loading what a forward scan needs next: the next entry's value, and the
+    /// header and key of the entry after that (this entry's value was loaded by the step
+    /// before, or by the seek). Nodes are linked in
     /// key order but allocated in insertion order, and values live apart from them, so each
     /// step of a scan misses the cache on a random node and again on its value; in a merge
     /// with tables, the entries taken from the tables meanwhile hide the misses. The next
@@ -618,7 +623,6 @@ impl Cursor {
         // points to is published, fully initialized and alive while its list is;
         // prefetches never fault.
         unsafe {
-            prefetch_value(self.node);
             let next = Node::next_slot(self.node, 0).load(Ordering::Acquire);
             if next.is_null() {
                 return;
