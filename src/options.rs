@@ -126,6 +126,14 @@ pub struct Options {
     /// next level when no size-triggered compaction is due (LevelDB's seek compaction).
     /// Off: only sizes and file counts trigger compactions.
     pub read_triggered_compaction: bool,
+    /// Milliseconds without a write after which, while reads are paying for level-0 tables
+    /// (a get probed past one, or a scan merged one with others), compaction threads merge
+    /// level 0 into level 1 (default 500; 0: never). Reads after a burst of writes then
+    /// consult one table per level instead of every level-0 table, and the stale versions
+    /// the burst left, which dilute the block cache, are gone. The drain runs only when it
+    /// rewrites at most `level_size_multiplier` bytes of level 1 per level-0 byte (what a
+    /// leveled compaction pays per level), and only with `read_triggered_compaction` on.
+    pub idle_compaction_ms: u64,
     /// L0 file count at which writes stop until compaction catches up (default 36).
     pub level0_stop_trigger: usize,
     /// Estimated compaction debt (bytes past the level targets) at which writes are slowed
@@ -182,6 +190,7 @@ impl Default for Options {
             level0_compaction_trigger: 4,
             level0_slowdown_trigger: 20,
             read_triggered_compaction: true,
+            idle_compaction_ms: 500,
             level0_stop_trigger: 36,
             pending_compaction_bytes_slowdown: 64 << 30,
             pending_compaction_bytes_stop: 256 << 30,
@@ -224,6 +233,7 @@ impl PartialEq for Options {
             && self.level0_compaction_trigger == o.level0_compaction_trigger
             && self.level0_slowdown_trigger == o.level0_slowdown_trigger
             && self.read_triggered_compaction == o.read_triggered_compaction
+            && self.idle_compaction_ms == o.idle_compaction_ms
             && self.level0_stop_trigger == o.level0_stop_trigger
             && self.pending_compaction_bytes_slowdown == o.pending_compaction_bytes_slowdown
             && self.pending_compaction_bytes_stop == o.pending_compaction_bytes_stop
@@ -333,6 +343,7 @@ impl Options {
             "level0_compaction_trigger" => self.level0_compaction_trigger = size(key, v)?,
             "level0_slowdown_trigger" => self.level0_slowdown_trigger = size(key, v)?,
             "read_triggered_compaction" => self.read_triggered_compaction = boolean(key, v)?,
+            "idle_compaction_ms" => self.idle_compaction_ms = size(key, v)? as u64,
             "level0_stop_trigger" => self.level0_stop_trigger = size(key, v)?,
             "pending_compaction_bytes_slowdown" => {
                 self.pending_compaction_bytes_slowdown = size(key, v)? as u64

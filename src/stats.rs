@@ -21,6 +21,7 @@ pub(crate) struct Counters {
     pub compactions: AtomicU64,
     pub trivial_moves: AtomicU64,
     pub read_compactions: AtomicU64,
+    pub idle_compactions: AtomicU64,
     pub compaction_bytes_read: AtomicU64,
     pub compaction_bytes_written: AtomicU64,
     /// Point-read counters, striped per thread.
@@ -188,6 +189,8 @@ pub struct Stats {
     pub trivial_moves: u64,
     /// Compactions asked for by reads (see `Options::read_triggered_compaction`).
     pub read_compactions: u64,
+    /// Level-0 drains run while writes were quiet (see `Options::idle_compaction_ms`).
+    pub idle_compactions: u64,
     /// Bytes compactions read.
     pub compaction_bytes_read: u64,
     /// Bytes compactions wrote.
@@ -327,10 +330,11 @@ impl fmt::Display for Stats {
             (
                 "compactions",
                 format!(
-                    "{} ({} trivial moves, {} read-triggered), {} read, {} written, {} pending",
+                    "{} ({} trivial moves, {} read-triggered, {} idle), {} read, {} written, {} pending",
                     self.compactions,
                     self.trivial_moves,
                     self.read_compactions,
+                    self.idle_compactions,
                     human(self.compaction_bytes_read),
                     human(self.compaction_bytes_written),
                     human(self.pending_compaction_bytes)

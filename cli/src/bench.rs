@@ -554,15 +554,15 @@ pub fn run(args: &BenchArgs, db_dir: Option<&Path>, config: Options) -> Result<(
         .map(str::trim)
         .filter(|w| !w.is_empty())
     {
-        if w == "waitforcompaction" {
+        if w == "waitforcompaction" || w == "compact" {
             if let Some(db) = &ctx.db {
-                settle(db)?;
-            }
-            continue;
-        }
-        if w == "compact" {
-            if let Some(db) = &ctx.db {
-                db.compact()?;
+                let t = Instant::now();
+                if w == "compact" {
+                    db.compact()?;
+                } else {
+                    settle(db)?;
+                }
+                eprintln!("{w:>12} done in {:.2} s", t.elapsed().as_secs_f64());
             }
             continue;
         }

@@ -288,6 +288,20 @@ pub fn pick_for_reads(
     }
 }
 
+/// The task that drains level 0 into level 1 while writes are quiet (see
+/// `Options::idle_compaction_ms`): every level-0 table, when reads have charged one of them
+/// and the level-1 tables it rewrites hold at most `level_size_multiplier` times the
+/// level-0 bytes; `None` otherwise, or when a table it needs is busy.
+pub fn pick_idle(v: &Version, o: &PickerOptions, busy: &HashSet<u64>) -> Option<Task> {
+    let l0 = v.levels.first().filter(|l0| !l0.is_empty())?;
+    if o.max_levels < 2 || !l0.iter().any(|f| f.read_budget.charged()) {
+        return None;
+    }
+    let t = task_for(v, 0, l0.clone(), busy, 0.0)?;
+    let l0_bytes = level_bytes(&t.inputs);
+    (level_bytes(&t.next_inputs) <= l0_bytes.saturating_mul(o.level_size_multiplier)).then_some(t)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::collections::HashSet;
@@ -502,6 +516,39 @@ pub(crate) mod tests {
         assert!(f.read_budget.afford(16_000), "now paid for");
         let big = file(2, 0, "a", "b", 64 << 20, 1);
         assert_eq!(big.read_budget.left(), 4 << 20, "one unit per 16 bytes");
+    }
+
+    #[test]
+    fn the_idle_drain_needs_charged_level0_and_bounded_level1_bytes() {
+        let o = opts();
+        let none = HashSet::new();
+        let l0: Vec<_> = (1..=2).map(|n| file(n, 0, "c", "f", 50, n)).collect();
+        let l1 = vec![
+            file(10, 1, "a", "b", 300, 0),
+            file(11, 1, "d", "e", 300, 0),
+            file(12, 1, "g", "h", 300, 0),
+        ];
+        let v = version(vec![l0.clone(), l1]);
+        assert!(pick(&v, &o, &none).is_none(), "below every trigger");
+        assert!(
+            pick_idle(&v, &o, &none).is_none(),
+            "no read has charged level 0"
+        );
+        assert!(!l0[1].read_budget.charged());
+        l0[1].read_budget.spend(1);
+        assert!(l0[1].read_budget.charged());
+        let t = pick_idle(&v, &o, &none).expect("reads pay and 300 <= 10 * 100");
+        assert_eq!((t.level, t.output_level), (0, 1));
+        assert_eq!(t.inputs.len(), 2, "every level-0 table");
+        assert_eq!(t.file_numbers().collect::<Vec<_>>(), vec![1, 2, 11]);
+        assert!(pick_idle(&v, &o, &[11].into()).is_none(), "busy");
+
+        // 300 bytes of level 1 for 20 of level 0: more than the multiplier allows.
+        let small = vec![file(3, 0, "c", "f", 20, 3)];
+        small[0].read_budget.spend(1);
+        let v = version(vec![small, vec![file(11, 1, "d", "e", 300, 0)]]);
+        assert!(pick_idle(&v, &o, &none).is_none());
+        assert!(pick_idle(&version(vec![vec![]]), &o, &none).is_none());
     }
 
     #[test]

@@ -12,7 +12,9 @@
 
 use std::collections::HashSet;
 use std::ops::Bound;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use super::flush::{cache_to_offer, table_options};
 use super::{lock, Engine, State};
@@ -22,7 +24,7 @@ use crate::error::Result;
 use crate::iter::db_iter::as_slices;
 use crate::iter::level::overlaps;
 use crate::key::user_key;
-use crate::manifest::{FileMeta, VlogChange};
+use crate::manifest::{FileMeta, Version, VlogChange};
 use crate::stats::Counters;
 
 /// Write pressure, refreshed whenever the version changes.
@@ -30,6 +32,42 @@ use crate::stats::Counters;
 pub(crate) struct Pressure {
     pub l0_files: usize,
     pub pending_bytes: u64,
+}
+
+/// What the idle drain wants a compaction thread to do.
+enum Idle {
+    /// Run this task.
+    Drain(Task),
+    /// Freeze the memtable first.
+    Freeze,
+    /// Look again after this long.
+    WakeIn(Duration),
+    /// Wait for the next wake-up.
+    Nothing,
+}
+
+/// How long writes have been quiet, judged by the last sequence number handed out.
+struct Quiet {
+    seq: u64,
+    since: Instant,
+}
+
+impl Quiet {
+    fn new(seq: u64) -> Self {
+        Quiet {
+            seq,
+            since: Instant::now(),
+        }
+    }
+
+    /// Time left until writes will have been quiet for `after` (zero once they have), given
+    /// the last sequence number now.
+    fn left(&mut self, seq: u64, after: Duration) -> Duration {
+        if seq != self.seq {
+            *self = Quiet::new(seq);
+        }
+        after.saturating_sub(self.since.elapsed())
+    }
 }
 
 impl Engine {
@@ -76,6 +114,9 @@ impl Engine {
     /// Body of a compaction thread.
     pub fn compaction_loop(&self) {
         let po = self.picker_options();
+        let idle_after = (self.opts.read_triggered_compaction && self.opts.idle_compaction_ms > 0)
+            .then(|| Duration::from_millis(self.opts.idle_compaction_ms));
+        let mut quiet = Quiet::new(self.last_seq.load(Ordering::Relaxed));
         loop {
             let task = {
                 let mut st = lock(&self.state);
@@ -83,6 +124,7 @@ impl Engine {
                     if st.shutting_down {
                         return;
                     }
+                    let mut wake_in = None;
                     if self.poison.get().is_none() && !st.manual {
                         let v = st.versions.current();
                         let mut task = picker::pick(&v, &po, &st.busy);
@@ -100,13 +142,35 @@ impl Engine {
                                 ReadPick::Drop => st.read_wanted = None,
                             }
                         }
+                        if let (None, Some(after)) = (&task, idle_after) {
+                            match self.idle_drain(&st, &v, &po, &mut quiet, after) {
+                                Idle::Drain(t) => task = Some(t),
+                                Idle::Freeze => {
+                                    drop(st);
+                                    // A no-op if a write or the other thread froze it first.
+                                    if let Err(e) = self.freeze() {
+                                        tracing::debug!(error = %e, "idle freeze refused");
+                                    }
+                                    st = lock(&self.state);
+                                    continue;
+                                }
+                                Idle::WakeIn(d) => wake_in = Some(d),
+                                Idle::Nothing => {}
+                            }
+                        }
                         if let Some(t) = task {
                             st.busy.extend(t.file_numbers());
                             st.running += 1;
                             break t;
                         }
                     }
-                    st = self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner());
+                    st = match wake_in {
+                        Some(d) => {
+                            let r = self.bg_cv.wait_timeout(st, d);
+                            r.unwrap_or_else(|p| p.into_inner()).0
+                        }
+                        None => self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner()),
+                    };
                 }
             };
             let r = self.run_task(&task);
@@ -121,6 +185,39 @@ impl Engine {
             if let Err(e) = r {
                 self.set_poison(&e);
             }
+        }
+    }
+
+    /// The idle drain's next step (see `Options::idle_compaction_ms`), when no other task
+    /// is due: while level 0 holds tables, wait until writes have been quiet for `after`;
+    /// then, if reads pay for level 0, freeze a non-empty memtable (so that the drain takes
+    /// its entries too, and scans stop merging it), wait for its flush, and drain.
+    fn idle_drain(
+        &self,
+        st: &State,
+        v: &Version,
+        po: &PickerOptions,
+        quiet: &mut Quiet,
+        after: Duration,
+    ) -> Idle {
+        if v.levels.first().is_none_or(Vec::is_empty) {
+            return Idle::Nothing;
+        }
+        let left = quiet.left(self.last_seq.load(Ordering::Relaxed), after);
+        if !left.is_zero() {
+            return Idle::WakeIn(left);
+        }
+        if !st.imms.is_empty() {
+            return Idle::Nothing; // the flush's end wakes us
+        }
+        match picker::pick_idle(v, po, &st.busy) {
+            Some(_) if !st.mem.is_empty() => Idle::Freeze,
+            Some(t) => {
+                Counters::add(&self.counters.idle_compactions, 1);
+                Idle::Drain(t)
+            }
+            // Reads have not charged level 0 yet, or it is too small for level 1.
+            None => Idle::WakeIn(after),
         }
     }
 

@@ -465,6 +465,7 @@ impl Engine {
             compactions: Counters::get(&c.compactions),
             trivial_moves: Counters::get(&c.trivial_moves),
             read_compactions: Counters::get(&c.read_compactions),
+            idle_compactions: Counters::get(&c.idle_compactions),
             compaction_bytes_read: Counters::get(&c.compaction_bytes_read),
             compaction_bytes_written: Counters::get(&c.compaction_bytes_written),
             pending_compaction_bytes: pending_bytes,

@@ -82,6 +82,12 @@ impl ReadBudget {
         before > 0 && before <= n
     }
 
+    /// True once reads have charged any unit.
+    pub fn charged(&self) -> bool {
+        let granted = i64::try_from(self.granted.load(Ordering::Relaxed)).unwrap_or(i64::MAX);
+        self.left.load(Ordering::Relaxed) < granted
+    }
+
     /// Units left (at most zero once exhausted).
     pub fn left(&self) -> i64 {
         self.left.load(Ordering::Relaxed)
