@@ -8,11 +8,10 @@ use std::time::{Duration, Instant};
 use stratakv::fs::MemFs;
 use stratakv::{Db, Options};
 
-const KEYS: u32 = 2000;
+mod common;
+use common::three_loads::{check_newest, key, load, newest};
 
-fn key(i: u32) -> String {
-    format!("k{i:05}")
-}
+const KEYS: u32 = 2000;
 
 /// Two overlapping level-0 tables (below the trigger of 4), every key then the even ones,
 /// and the multiples of three in the memtable.
@@ -28,10 +27,8 @@ fn two_tables_and_a_memtable_on(fs: Arc<MemFs>, idle_ms: u64) -> Db {
         ..Options::default()
     };
     let db = Db::open_with("/idle", opts).unwrap();
-    for (gen, every) in [(1, 1), (2, 2), (3, 3)] {
-        for i in (0..KEYS).step_by(every) {
-            db.put(key(i), format!("v{gen}-{i}")).unwrap();
-        }
+    for gen in 1..=3 {
+        load(&db, gen, KEYS);
         if gen < 3 {
             db.flush().unwrap();
         }
@@ -41,17 +38,6 @@ fn two_tables_and_a_memtable_on(fs: Arc<MemFs>, idle_ms: u64) -> Db {
     assert_eq!(s.levels[0].tables, 2, "{s}");
     assert!(s.memtable_entries > 0, "{s}");
     db
-}
-
-fn newest(i: u32) -> String {
-    let gen = if i.is_multiple_of(3) {
-        3
-    } else if i.is_multiple_of(2) {
-        2
-    } else {
-        1
-    };
-    format!("v{gen}-{i}")
 }
 
 /// A few gets of keys only the oldest table holds: each probes the newer one first and
@@ -75,14 +61,6 @@ fn drained_within(db: &Db, limit: Duration) -> bool {
     false
 }
 
-fn all_values_are_the_newest(db: &Db) {
-    for i in 0..KEYS {
-        let v = db.get(key(i)).unwrap().expect("every key was written");
-        assert_eq!(v, newest(i).as_bytes(), "key {i}");
-    }
-    assert_eq!(db.iter().count(), KEYS as usize);
-}
-
 #[test]
 fn reads_after_writes_stop_drain_level0_and_the_memtable() {
     let fs = Arc::new(MemFs::new());
@@ -97,7 +75,7 @@ fn reads_after_writes_stop_drain_level0_and_the_memtable() {
     assert!(s.idle_compactions >= 1, "{s}");
     assert_eq!(s.read_compactions, 0, "the read budgets were not exhausted");
     assert!(s.levels[1].tables >= 1, "{s}");
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
     // And after a reopen.
     db.close().unwrap();
     let db = Db::open_with(
@@ -109,7 +87,7 @@ fn reads_after_writes_stop_drain_level0_and_the_memtable() {
         },
     )
     .unwrap();
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
 }
 
 #[test]
@@ -143,7 +121,7 @@ fn writes_that_keep_coming_hold_the_drain_off() {
         "{}",
         db.stats()
     );
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
 }
 
 #[test]

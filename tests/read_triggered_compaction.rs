@@ -8,23 +8,10 @@ use std::time::{Duration, Instant};
 use stratakv::fs::MemFs;
 use stratakv::{Db, Options};
 
+mod common;
+use common::three_loads::{check_newest, key, load, newest};
+
 const KEYS: u32 = 3000;
-
-fn key(i: u32) -> String {
-    format!("k{i:05}")
-}
-
-/// The value the last of the three loads wrote for key `i`.
-fn newest(i: u32) -> String {
-    let gen = if i.is_multiple_of(3) {
-        3
-    } else if i.is_multiple_of(2) {
-        2
-    } else {
-        1
-    };
-    format!("v{gen}-{i}")
-}
 
 /// Three overlapping level-0 tables (below the trigger of 4): every key, then the even
 /// ones, then the multiples of three. A key that is neither lives only in the oldest
@@ -40,10 +27,8 @@ fn three_level0_tables(read_triggered: bool) -> Db {
         ..Options::default()
     };
     let db = Db::open_with("/reads", opts).unwrap();
-    for (gen, every) in [(1, 1), (2, 2), (3, 3)] {
-        for i in (0..KEYS).step_by(every) {
-            db.put(key(i), format!("v{gen}-{i}")).unwrap();
-        }
+    for gen in 1..=3 {
+        load(&db, gen, KEYS);
         db.flush().unwrap();
     }
     db.wait_for_compaction().unwrap();
@@ -71,14 +56,6 @@ fn level0_empties_under(db: &Db, mut reads: impl FnMut()) -> bool {
     false
 }
 
-fn all_values_are_the_newest(db: &Db) {
-    for i in 0..KEYS {
-        let v = db.get(key(i)).unwrap().expect("every key was written");
-        assert_eq!(v, newest(i).as_bytes(), "key {i}");
-    }
-    assert_eq!(db.iter().count(), KEYS as usize);
-}
-
 #[test]
 fn point_gets_past_the_first_table_compact_level0() {
     let db = three_level0_tables(true);
@@ -92,7 +69,7 @@ fn point_gets_past_the_first_table_compact_level0() {
     let s = db.stats();
     assert!(s.read_compactions >= 1, "{s}");
     assert!(s.levels[1].tables >= 1, "{s}");
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
 }
 
 #[test]
@@ -107,7 +84,7 @@ fn iterators_over_several_tables_compact_level0() {
     });
     assert!(emptied, "level 0 stayed: {}", db.stats());
     assert!(db.stats().read_compactions >= 1);
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
 }
 
 /// Runs `scans` (each over the whole store) at most `rounds` times, stopping once level 0
@@ -142,7 +119,7 @@ fn scans_over_older_versions_compact_level0() {
     });
     assert!(emptied, "level 0 stayed: {}", db.stats());
     assert!(db.stats().read_compactions >= 1);
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
 }
 
 /// The same going backward.
@@ -161,7 +138,7 @@ fn reverse_scans_over_older_versions_compact_level0() {
     });
     assert!(emptied, "level 0 stayed: {}", db.stats());
     assert!(db.stats().read_compactions >= 1);
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
 }
 
 #[test]
@@ -184,5 +161,5 @@ fn switched_off_the_same_reads_leave_level0_alone() {
     let s = db.stats();
     assert_eq!(s.levels[0].tables, 3, "{s}");
     assert_eq!(s.read_compactions, 0, "{s}");
-    all_values_are_the_newest(&db);
+    check_newest(&db, KEYS);
 }

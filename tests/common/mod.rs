@@ -213,3 +213,48 @@ pub fn scan_all(db: &stratakv::Db) -> std::collections::BTreeMap<Vec<u8>, Vec<u8
         })
         .collect()
 }
+
+/// Three overlapping loads of keys `0..n`: every key (generation 1), then the even ones
+/// (2), then the multiples of three (3), as the read-triggered and idle compaction tests
+/// write them.
+pub mod three_loads {
+    use stratakv::Db;
+
+    /// Key `i`.
+    pub fn key(i: u32) -> String {
+        format!("k{i:05}")
+    }
+
+    /// The value generation `gen` writes for key `i`.
+    pub fn value(gen: u32, i: u32) -> String {
+        format!("v{gen}-{i}")
+    }
+
+    /// The value the last of the three loads wrote for key `i`.
+    pub fn newest(i: u32) -> String {
+        let gen = if i.is_multiple_of(3) {
+            3
+        } else if i.is_multiple_of(2) {
+            2
+        } else {
+            1
+        };
+        value(gen, i)
+    }
+
+    /// Writes load `gen` (1, 2 or 3) of keys `0..n`.
+    pub fn load(db: &Db, gen: u32, n: u32) {
+        for i in (0..n).step_by(gen as usize) {
+            db.put(key(i), value(gen, i)).unwrap();
+        }
+    }
+
+    /// Checks that every key holds its newest value, by gets and by a scan.
+    pub fn check_newest(db: &Db, n: u32) {
+        for i in 0..n {
+            let v = db.get(key(i)).unwrap().expect("every key was written");
+            assert_eq!(v, newest(i).as_bytes(), "key {i}");
+        }
+        assert_eq!(db.iter().count(), n as usize);
+    }
+}
