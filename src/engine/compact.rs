@@ -148,11 +148,17 @@ impl Engine {
                                 Idle::Freeze => {
                                     drop(st);
                                     // A no-op if a write or the other thread froze it first.
-                                    if let Err(e) = self.freeze() {
-                                        tracing::debug!(error = %e, "idle freeze refused");
-                                    }
+                                    let r = self.freeze();
                                     st = lock(&self.state);
-                                    continue;
+                                    match r {
+                                        Ok(()) => continue,
+                                        // Closing, or writes stopped: look again later
+                                        // rather than spin.
+                                        Err(e) => {
+                                            tracing::debug!(error = %e, "idle freeze refused");
+                                            wake_in = Some(after);
+                                        }
+                                    }
                                 }
                                 Idle::WakeIn(d) => wake_in = Some(d),
                                 Idle::Nothing => {}
