@@ -128,7 +128,7 @@ pub struct Options {
     pub read_triggered_compaction: bool,
     /// Milliseconds without a write after which, while reads are paying for level-0 tables
     /// (a get probed past one, or a scan merged one with others), compaction threads merge
-    /// level 0 into level 1 (default 500; 0: never). Reads after a burst of writes then
+    /// level 0 into level 1 (default 500; 0: never; TOML takes a number or "2s", "500ms"). Reads after a burst of writes then
     /// consult one table per level instead of every level-0 table, and the stale versions
     /// the burst left, which dilute the block cache, are gone. The drain runs only when it
     /// rewrites at most `level_size_multiplier` bytes of level 1 per level-0 byte (what a
@@ -343,7 +343,7 @@ impl Options {
             "level0_compaction_trigger" => self.level0_compaction_trigger = size(key, v)?,
             "level0_slowdown_trigger" => self.level0_slowdown_trigger = size(key, v)?,
             "read_triggered_compaction" => self.read_triggered_compaction = boolean(key, v)?,
-            "idle_compaction_ms" => self.idle_compaction_ms = size(key, v)? as u64,
+            "idle_compaction_ms" => self.idle_compaction_ms = millis(key, v)?,
             "level0_stop_trigger" => self.level0_stop_trigger = size(key, v)?,
             "pending_compaction_bytes_slowdown" => {
                 self.pending_compaction_bytes_slowdown = size(key, v)? as u64
@@ -459,6 +459,21 @@ impl Options {
         }
         Ok(())
     }
+}
+
+/// Milliseconds: a non-negative integer, or a duration string like "500ms" or "2s".
+fn millis(key: &str, v: &toml::Value) -> Result<u64> {
+    let d = match v {
+        toml::Value::Integer(i) if *i >= 0 => Some(Duration::from_millis(*i as u64)),
+        toml::Value::String(s) => parse_duration(s),
+        _ => None,
+    };
+    d.and_then(|d| u64::try_from(d.as_millis()).ok())
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "{key}: expected milliseconds (a number or a string like \"500ms\")"
+            ))
+        })
 }
 
 fn boolean(key: &str, v: &toml::Value) -> Result<bool> {
@@ -594,6 +609,14 @@ mod tests {
             0
         );
         assert_eq!(Options::from_toml_str("").unwrap(), Options::default());
+        for (text, ms) in [("250", 250), ("\"2s\"", 2000), ("\"100ms\"", 100), ("0", 0)] {
+            let o = Options::from_toml_str(&format!("idle_compaction_ms = {text}")).unwrap();
+            assert_eq!(o.idle_compaction_ms, ms, "{text}");
+        }
+        for bad in ["\"1KiB\"", "-1", "true"] {
+            let e = Options::from_toml_str(&format!("idle_compaction_ms = {bad}")).unwrap_err();
+            assert!(e.to_string().contains("idle_compaction_ms"), "{bad}: {e}");
+        }
     }
 
     #[test]

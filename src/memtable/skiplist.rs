@@ -609,11 +609,11 @@ impl Cursor {
 
     /// Starts loading what a forward scan needs next: the next entry's value, and the
     /// header and key of the entry after that (this entry's value was loaded by the step
-    /// before, or by the seek). Nodes are linked in
-    /// key order but allocated in insertion order, and values live apart from them, so each
-    /// step of a scan misses the cache on a random node and again on its value; in a merge
-    /// with tables, the entries taken from the tables meanwhile hide the misses. The next
-    /// node was prefetched one step earlier, so reading its links here mostly hits.
+    /// before, or by the seek). Nodes are linked in key order but allocated in insertion
+    /// order, and values live apart from them, so each step of a scan misses the cache on a
+    /// random node and again on its value; in a merge with tables, the entries taken from
+    /// the tables meanwhile hide the misses. The next node was prefetched one step earlier,
+    /// so reading its links here mostly hits.
     #[inline]
     fn prefetch_ahead(&self) {
         if self.node.is_null() {
