@@ -67,12 +67,42 @@ fn collect(it: impl Iterator<Item = stratakv::Result<(Bytes, Bytes)>>) -> Vec<(V
     .collect()
 }
 
-/// Pulls from both ends in a random order and checks against the model's deque.
+/// Every entry from the front through the lending step.
+fn collect_lent(mut it: stratakv::Iter) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::new();
+    while let Some(r) = it.next_ref() {
+        let (k, v) = r.expect("iterator error");
+        out.push((k.to_vec(), v.to_vec()));
+    }
+    out
+}
+
+/// One step from the front or the back, through the owning step or the lending one.
+fn step(it: &mut stratakv::Iter, front: bool, lend: bool) -> Option<(Vec<u8>, Vec<u8>)> {
+    let lent = |r: stratakv::Result<(&[u8], &[u8])>| {
+        let (k, v) = r.expect("iterator error");
+        (k.to_vec(), v.to_vec())
+    };
+    let owned = |r: stratakv::Result<(Bytes, Bytes)>| {
+        let (k, v) = r.expect("iterator error");
+        (k.to_vec(), v.to_vec())
+    };
+    match (front, lend) {
+        (true, true) => it.next_ref().map(lent),
+        (false, true) => it.next_back_ref().map(lent),
+        (true, false) => it.next().map(owned),
+        (false, false) => it.next_back().map(owned),
+    }
+}
+
+/// Pulls from both ends in a random order, each step owning its entry or borrowing it
+/// (`next_ref`, `next_back_ref`) at random, and checks against the model's deque.
 fn check_interleaved(rng: &mut Rng, mut it: stratakv::Iter, expect: Vec<(Vec<u8>, Vec<u8>)>) {
     let mut exp: std::collections::VecDeque<_> = expect.into();
     loop {
         let front = rng.chance(50);
-        let got = if front { it.next() } else { it.next_back() };
+        let lend = rng.chance(50);
+        let got = step(&mut it, front, lend);
         let want = if front {
             exp.pop_front()
         } else {
@@ -81,12 +111,12 @@ fn check_interleaved(rng: &mut Rng, mut it: stratakv::Iter, expect: Vec<(Vec<u8>
         match (got, want) {
             (None, None) => break,
             (Some(g), Some(w)) => {
-                let (k, v) = g.expect("iterator error");
                 assert_eq!(
-                    (k.to_vec(), v.to_vec()),
+                    g,
                     w,
-                    "interleaved iteration, pulling from the {}",
-                    if front { "front" } else { "back" }
+                    "interleaved iteration, pulling from the {} ({})",
+                    if front { "front" } else { "back" },
+                    if lend { "lent" } else { "owned" }
                 );
             }
             (g, w) => panic!(
@@ -97,6 +127,10 @@ fn check_interleaved(rng: &mut Rng, mut it: stratakv::Iter, expect: Vec<(Vec<u8>
         }
     }
     assert!(it.next().is_none() && it.next_back().is_none(), "fused");
+    assert!(
+        it.next_ref().is_none() && it.next_back_ref().is_none(),
+        "fused, lending"
+    );
 }
 
 fn run(seed: u64, preset: &str, opts: Options, reopen: &dyn Fn() -> Db, ops: usize) {
@@ -211,6 +245,7 @@ fn run(seed: u64, preset: &str, opts: Options, reopen: &dyn Fn() -> Db, ops: usi
             _ => {
                 let want: Vec<_> = model.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                 assert_eq!(collect(db.iter()), want, "full scan: {ctx}");
+                assert_eq!(collect_lent(db.iter()), want, "full lending scan: {ctx}");
             }
         }
     }
@@ -219,6 +254,7 @@ fn run(seed: u64, preset: &str, opts: Options, reopen: &dyn Fn() -> Db, ops: usi
     db.close().unwrap();
     let db = reopen();
     assert_eq!(collect(db.iter()), want, "after reopen");
+    assert_eq!(collect_lent(db.iter()), want, "lending scan after reopen");
 }
 
 fn opts_dir() -> &'static str {

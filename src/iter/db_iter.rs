@@ -118,6 +118,26 @@ struct Cursor {
     /// The cursor has passed the bound it starts from (the lower bound going forward, the
     /// upper going backward): keys only move away from it, so it is no longer checked.
     entered: bool,
+    /// Forward only: the merge still sits on the entry last returned, whose user key is
+    /// `key` and whose source is `source`; its older versions are stepped over at the start
+    /// of the next step. Leaving the merge there lets [`Iter::next_ref`] lend the value
+    /// straight from the block it lies in.
+    pending: bool,
+    key: Vec<u8>,
+    source: usize,
+}
+
+impl Cursor {
+    fn new(merge: MergingIter) -> Cursor {
+        Cursor {
+            merge,
+            done: false,
+            entered: false,
+            pending: false,
+            key: Vec::new(),
+            source: 0,
+        }
+    }
 }
 
 /// A double-ended iterator over `(key, value)` pairs in byte order.
@@ -136,6 +156,10 @@ pub struct Iter {
     last_back: Option<Vec<u8>>,
     finished: bool,
     stale: StaleCount,
+    /// The entry [`Iter::next_ref`] or [`Iter::next_back_ref`] lends when it is not lent
+    /// from the front cursor's block (a value read from the value log, a step from the
+    /// back).
+    held: (Bytes, Bytes),
     /// Values the front cursor has resolved ahead of the caller. Declared after `factory`
     /// so that it is dropped after it: the worker can then no longer upgrade its weak
     /// hold on the sources, and the drop's wait covers every value it still resolves.
@@ -207,6 +231,7 @@ impl Iter {
             last_front: None,
             last_back: None,
             finished: empty,
+            held: (Bytes::new(), Bytes::new()),
             ahead: ValueAhead::new(),
         }
     }
@@ -222,11 +247,7 @@ impl Iter {
             }
             Bound::Unbounded => merge.position(None)?,
         }
-        Ok(Cursor {
-            merge,
-            done: false,
-            entered: false,
-        })
+        Ok(Cursor::new(merge))
     }
 
     fn open_back(&mut self) -> Result<Cursor> {
@@ -243,11 +264,7 @@ impl Iter {
             }
             Bound::Unbounded => merge.position(None)?,
         }
-        Ok(Cursor {
-            merge,
-            done: false,
-            entered: false,
-        })
+        Ok(Cursor::new(merge))
     }
 
     /// The front's next live entry and its value, from the window read ahead when there
@@ -259,23 +276,71 @@ impl Iter {
         match self.step_front()? {
             None => Ok(None),
             Some((key, Found::Value(v))) => Ok(Some((key, v))),
-            Some((key, Found::Pointer(h))) => {
-                if let Some(n) = self.ahead.window_after_pointer() {
-                    if let Some(ra) = self.factory.readahead().cloned() {
-                        let factory = self.factory.clone();
-                        let mut ahead = std::mem::replace(&mut self.ahead, ValueAhead::new());
-                        ahead.fill(n, &ra, &factory, || self.step_front());
-                        self.ahead = ahead;
-                    }
-                }
-                // Resolved here while the worker starts on the window.
-                Ok(Some((key, self.factory.resolve(&h)?)))
+            Some((key, Found::Pointer(h))) => self.resolve_front(key, &h).map(Some),
+        }
+    }
+
+    /// The front's next live entry, left where [`Iter::next_ref`] can lend it from.
+    fn front_lent(&mut self) -> Result<Option<Lent>> {
+        if let Some(e) = self.ahead.pop(&*self.factory) {
+            return Ok(e?.map(|kv| {
+                self.held = kv;
+                Lent::Held
+            }));
+        }
+        match self.settle_front()? {
+            None => Ok(None),
+            Some(Kind::Pointer) => {
+                let Some((key, h)) = self.front_raw() else {
+                    return Ok(None);
+                };
+                self.held = self.resolve_front(key, &h)?;
+                Ok(Some(Lent::Held))
+            }
+            Some(_) => Ok(Some(Lent::Front)),
+        }
+    }
+
+    /// The value behind the front's value-log handle `h`, for the entry of `key`; starts
+    /// reading the next handles ahead once enough have been resolved here.
+    fn resolve_front(&mut self, key: Bytes, h: &Bytes) -> Result<(Bytes, Bytes)> {
+        if let Some(n) = self.ahead.window_after_pointer() {
+            if let Some(ra) = self.factory.readahead().cloned() {
+                let factory = self.factory.clone();
+                let mut ahead = std::mem::replace(&mut self.ahead, ValueAhead::new());
+                ahead.fill(n, &ra, &factory, || self.step_front());
+                self.ahead = ahead;
             }
         }
+        // Resolved here while the worker starts on the window.
+        Ok((key, self.factory.resolve(h)?))
     }
 
     /// The front cursor's next live entry, with its handle unresolved.
     fn step_front(&mut self) -> Result<Option<(Bytes, Found)>> {
+        let Some(kind) = self.settle_front()? else {
+            return Ok(None);
+        };
+        let Some((key, v)) = self.front_raw() else {
+            return Ok(None);
+        };
+        Ok(Some(if kind == Kind::Pointer {
+            (key, Found::Pointer(v))
+        } else {
+            (key, Found::Value(v))
+        }))
+    }
+
+    /// The user key and raw value of the entry the front cursor sits on, as `Bytes`.
+    fn front_raw(&self) -> Option<(Bytes, Bytes)> {
+        let c = self.front.as_ref()?;
+        Some((Bytes::copy_from_slice(&c.key), c.merge.value_bytes()))
+    }
+
+    /// Moves the front cursor onto its next live entry and leaves its merge there, with
+    /// the entry's user key in the cursor's `key`; returns the entry's kind (a put or a
+    /// value-log pointer), or `None` past the range.
+    fn settle_front(&mut self) -> Result<Option<Kind>> {
         if self.front.is_none() {
             self.front = Some(self.open_front()?);
         }
@@ -288,7 +353,16 @@ impl Iter {
         // The user key whose versions newer than the snapshot are being stepped over, and
         // how many have been.
         let mut newer: (Vec<u8>, usize) = (Vec::new(), 0);
-        while !c.done && c.merge.valid() {
+        loop {
+            if c.pending {
+                c.pending = false;
+                let skipped = skip_older(c)?;
+                let bounds = (as_slices(lower), as_slices(upper));
+                stale.add(&**factory, bounds, c.source, &c.key, skipped);
+            }
+            if c.done || !c.merge.valid() {
+                break;
+            }
             let Some((uk, s, kind)) = parse_internal_key(c.merge.key()) else {
                 return Err(crate::Error::corruption(
                     "(iterator)",
@@ -321,29 +395,14 @@ impl Iter {
             if !below_upper(upper, uk) {
                 break;
             }
-            let key = Bytes::copy_from_slice(uk);
-            let source = c.merge.source();
-            let value = match kind {
-                Kind::Put => Some(Found::Value(c.merge.value_bytes())),
-                Kind::Pointer => Some(Found::Pointer(c.merge.value_bytes())),
-                Kind::Delete => None,
-            };
-            // Skip the older versions of this key: step over a few, then seek past the rest
-            // (to the last possible entry of the key, sequence 0 and the smallest kind).
-            c.merge.advance()?;
-            let mut skipped = 0;
-            while c.merge.valid() && crate::key::user_key(c.merge.key()) == &key[..] {
-                skipped += 1;
-                if skipped == SKIPS_BEFORE_SEEK {
-                    c.merge.position(Some(&make_internal_key(&key, 0, 0)))?;
-                } else {
-                    c.merge.advance()?;
-                }
-            }
-            let bounds = (as_slices(lower), as_slices(upper));
-            stale.add(&**factory, bounds, source, &key, skipped as u64);
-            if let Some(v) = value {
-                return Ok(Some((key, v)));
+            c.key.clear();
+            c.key.extend_from_slice(uk);
+            c.source = c.merge.source();
+            // Its older versions are stepped over on the next step (or just below, for a
+            // delete).
+            c.pending = true;
+            if kind != Kind::Delete {
+                return Ok(Some(kind));
             }
         }
         c.done = true;
@@ -436,6 +495,33 @@ impl Iter {
     }
 }
 
+/// Steps forward cursor `c`, which sits on the newest visible version of `c.key`, past
+/// that key's older versions: over a few, then with a seek past the rest (to the last
+/// possible entry of the key, sequence 0 and the smallest kind). Returns how many it
+/// stepped over.
+fn skip_older(c: &mut Cursor) -> Result<u64> {
+    c.merge.advance()?;
+    let mut skipped = 0;
+    while c.merge.valid() && crate::key::user_key(c.merge.key()) == &c.key[..] {
+        skipped += 1;
+        if skipped == SKIPS_BEFORE_SEEK {
+            c.merge.position(Some(&make_internal_key(&c.key, 0, 0)))?;
+        } else {
+            c.merge.advance()?;
+        }
+    }
+    Ok(skipped as u64)
+}
+
+/// Where the entry that [`Iter::next_ref`] lends lies.
+#[derive(Clone, Copy)]
+enum Lent {
+    /// In `Iter::held`.
+    Held,
+    /// Under the front cursor: the key in its buffer, the value in its merge.
+    Front,
+}
+
 /// The newest version of `key` with a sequence number at most `seq`, through a fresh
 /// forward merge over `factory`'s sources.
 fn newest_visible(
@@ -465,6 +551,90 @@ fn remember(slot: &mut Option<Vec<u8>>, k: &[u8]) {
     let buf = slot.get_or_insert_with(Vec::new);
     buf.clear();
     buf.extend_from_slice(k);
+}
+
+impl Iter {
+    /// Moves the front on and lends the next entry: the same entries as
+    /// [`Iterator::next`], borrowed until the next call on this iterator instead of
+    /// handed out as `Bytes`.
+    ///
+    /// A scan that only looks at each entry, or copies it into a buffer of its own, saves
+    /// the allocation of each key and the reference count of each value this way: the
+    /// value is read in place from the block that holds it (a value kept in the value log
+    /// is read into the iterator first). Calls may be mixed with `next`, `next_back` and
+    /// [`Iter::next_back_ref`]; the ends still stop where they meet.
+    ///
+    /// ```
+    /// # fn main() -> stratakv::Result<()> {
+    /// let db = stratakv::Db::open_temp()?;
+    /// db.put(b"a", b"1")?;
+    /// db.put(b"b", b"22")?;
+    /// let mut it = db.iter();
+    /// let mut total = 0;
+    /// while let Some(entry) = it.next_ref() {
+    ///     let (key, value) = entry?;
+    ///     total += key.len() + value.len();
+    /// }
+    /// assert_eq!(total, 5);
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Iterator::next`]: an I/O error or corruption is returned once, after which the
+    /// iterator ends.
+    pub fn next_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        if self.finished {
+            return None;
+        }
+        let lent = match self.front_lent() {
+            Ok(Some(l)) => l,
+            Ok(None) => {
+                self.finished = true;
+                return None;
+            }
+            Err(e) => {
+                self.finished = true;
+                return Some(Err(e));
+            }
+        };
+        let (k, v): (&[u8], &[u8]) = match lent {
+            Lent::Held => (&self.held.0, &self.held.1),
+            Lent::Front => {
+                let Some(c) = self.front.as_ref() else {
+                    self.finished = true;
+                    return None;
+                };
+                (&c.key, c.merge.value())
+            }
+        };
+        if self.last_back.as_ref().is_some_and(|b| k >= &b[..]) {
+            self.finished = true;
+            return None;
+        }
+        remember(&mut self.last_front, k);
+        Some(Ok((k, v)))
+    }
+
+    /// Moves the back on and lends the next entry from the end: the same entries as
+    /// [`DoubleEndedIterator::next_back`], borrowed until the next call on this iterator.
+    /// (Only the front reads values in place; this saves the caller nothing over
+    /// `next_back` but the drop.)
+    ///
+    /// # Errors
+    ///
+    /// As [`DoubleEndedIterator::next_back`]: an I/O error or corruption is returned once,
+    /// after which the iterator ends.
+    pub fn next_back_ref(&mut self) -> Option<Result<(&[u8], &[u8])>> {
+        match self.next_back()? {
+            Ok(kv) => {
+                self.held = kv;
+                Some(Ok((&self.held.0, &self.held.1)))
+            }
+            Err(e) => Some(Err(e)),
+        }
+    }
 }
 
 impl Iterator for Iter {

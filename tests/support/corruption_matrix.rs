@@ -201,6 +201,42 @@ enum Read {
     Reported,
 }
 
+/// Checks a full forward scan, stepped by `next`, against the model: true when it
+/// reported an error naming `path` (after which it must end). Panics on a wrong value, a
+/// missing or extra key, or an error that does not name `path`.
+fn scan_reports(
+    model: &Model,
+    path: &Path,
+    ctx: &str,
+    mut next: impl FnMut() -> Option<stratakv::Result<(Vec<u8>, Vec<u8>)>>,
+) -> bool {
+    let mut expect = model.iter();
+    while let Some(item) = next() {
+        match item {
+            Ok((k, v)) => {
+                let (ek, ev) = expect
+                    .next()
+                    .unwrap_or_else(|| panic!("{ctx}: EXTRA key in a scan"));
+                assert!(k == ek[..], "{ctx}: scan MISSING or extra key near {ek:?}");
+                assert!(v == ev[..], "{ctx}: scan WRONG value for {ek:?}");
+            }
+            Err(e) => {
+                assert!(
+                    names(&e, path),
+                    "{ctx}: scan error does not name the file: {e}"
+                );
+                assert!(next().is_none(), "{ctx}: the scan went on after its error");
+                return true;
+            }
+        }
+    }
+    assert!(
+        expect.next().is_none(),
+        "{ctx}: scan ended early, keys MISSING"
+    );
+    false
+}
+
 /// Reads every key and a full scan both ways. Panics on a wrong value, a missing or extra
 /// key, or an error that does not name `path`.
 fn read_all(db: &Db, model: &Model, path: &Path, ctx: &str) -> Read {
@@ -218,32 +254,16 @@ fn read_all(db: &Db, model: &Model, path: &Path, ctx: &str) -> Read {
             }
         }
     }
-    let mut expect = model.iter();
-    for item in db.iter() {
-        match item {
-            Ok((k, v)) => {
-                let (ek, ev) = expect
-                    .next()
-                    .unwrap_or_else(|| panic!("{ctx}: EXTRA key in a scan"));
-                assert!(k == ek[..], "{ctx}: scan MISSING or extra key near {ek:?}");
-                assert!(v == ev[..], "{ctx}: scan WRONG value for {ek:?}");
-            }
-            Err(e) => {
-                assert!(
-                    names(&e, path),
-                    "{ctx}: scan error does not name the file: {e}"
-                );
-                reported = true;
-                break;
-            }
-        }
-    }
-    if !reported {
-        assert!(
-            expect.next().is_none(),
-            "{ctx}: scan ended early, keys MISSING"
-        );
-    }
+    // A scan through the owning step, then one through the lending step.
+    let mut it = db.iter();
+    reported |= scan_reports(model, path, ctx, || {
+        it.next().map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+    });
+    let mut it = db.iter();
+    reported |= scan_reports(model, path, &format!("{ctx} (lending)"), || {
+        it.next_ref()
+            .map(|r| r.map(|(k, v)| (k.to_vec(), v.to_vec())))
+    });
     if reported {
         Read::Reported
     } else {

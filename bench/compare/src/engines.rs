@@ -10,6 +10,7 @@ fn err(e: impl std::fmt::Display) -> String {
 }
 
 /// Counts the entries of an iterator of results, stopping at the first error.
+#[cfg(any(feature = "fjall", feature = "sled", feature = "redb"))]
 fn count<T, E: std::fmt::Display>(it: impl Iterator<Item = Result<T, E>>) -> R<usize> {
     let mut c = 0;
     for r in it {
@@ -165,6 +166,23 @@ mod strata {
         }))
     }
 
+    /// Counts up to `n` entries through the lending step, which borrows each entry as
+    /// the RocksDB adapter's raw iterator and redb's guards do, stopping at the first
+    /// error.
+    fn count_lent(mut it: stratakv::Iter, n: usize) -> R<usize> {
+        let mut c = 0;
+        while c < n {
+            match it.next_ref() {
+                Some(r) => {
+                    r.map_err(err)?;
+                    c += 1;
+                }
+                None => break,
+            }
+        }
+        Ok(c)
+    }
+
     impl Engine for E {
         fn describe(&self) -> String {
             self.desc.clone()
@@ -179,10 +197,10 @@ mod strata {
             self.db.delete_with(k, self.wo).map_err(err)
         }
         fn seek_next(&self, k: &[u8], n: usize) -> R<usize> {
-            count(self.db.range(k.to_vec()..).take(n))
+            count_lent(self.db.range(k.to_vec()..), n)
         }
         fn scan_all(&self) -> R<usize> {
-            count(self.db.iter())
+            count_lent(self.db.iter(), usize::MAX)
         }
         fn rmw(&self, k: &[u8], fresh: &[u8]) -> R<u64> {
             let opts = TxnOptions {

@@ -29,7 +29,10 @@ pub(super) fn seek_random(ctx: &mut Ctx, name: &str) -> Result<Row, Failure> {
     let t = timed(name, n, ctx.args.threads, |i| {
         let k = keyf(scramble(seed ^ i) % n);
         let mut got = 0;
-        for item in db.range(k..).take(nexts) {
+        let mut it = db.range(k..);
+        while got < nexts as u64 {
+            // Borrowed entries, as in `readseq`.
+            let Some(item) = it.next_ref() else { break };
             item?;
             got += 1;
         }
