@@ -368,12 +368,14 @@ fn read_random(ctx: &mut Ctx, name: &str, missing: bool) -> Result<Row, Failure>
         }
         Ok(())
     })?;
-    Ok(Row::timed(
-        ctx,
-        name,
-        t,
-        format!("{} of {} found", found.into_inner(), n),
-    ))
+    // The deciles show when the tree's shape changed under the reads (the idle drain).
+    let note = format!(
+        "{} of {} found{}",
+        found.into_inner(),
+        n,
+        decile_note(&t.deciles)
+    );
+    Ok(Row::timed(ctx, name, t, note))
 }
 
 /// Read-modify-write transactions through `db.update`: `hot` = 0 spreads them over every
