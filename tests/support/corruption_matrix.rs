@@ -237,8 +237,8 @@ fn scan_reports(
     false
 }
 
-/// Reads every key and a full scan both ways. Panics on a wrong value, a missing or extra
-/// key, or an error that does not name `path`.
+/// Reads every key, then scans forward twice: through `next` and through `next_ref`.
+/// Panics on a wrong value, a missing or extra key, or an error that does not name `path`.
 fn read_all(db: &Db, model: &Model, path: &Path, ctx: &str) -> Read {
     let mut reported = false;
     for (k, v) in model {
