@@ -121,16 +121,18 @@ pub struct Options {
     /// Compact a table that reads keep paying for (default true): each get that probes
     /// tables past the first, and each iterator over more than one table, charges the
     /// first table it consults, and a scan charges each older version it steps over (in a
-    /// deeper table) to the table whose newer version hid it; once the charges add up to the cost of the compaction
-    /// (one needless probe counted as 16 bytes compacted), the table is compacted into the
-    /// next level when no size-triggered compaction is due (LevelDB's seek compaction).
+    /// deeper table) to the table whose newer version hid it; once the charges add up to
+    /// the cost of the compaction (one needless probe counted as 16 bytes compacted), the
+    /// table is compacted into the next level when no size-triggered compaction is due
+    /// (LevelDB's seek compaction).
     /// Off: only sizes and file counts trigger compactions.
     pub read_triggered_compaction: bool,
     /// Milliseconds without a write after which, while reads are paying for level-0 tables
     /// (a get probed past one, or a scan merged one with others), compaction threads merge
-    /// level 0 into level 1 (default 500; 0: never; TOML takes a number or "2s", "500ms"). Reads after a burst of writes then
-    /// consult one table per level instead of every level-0 table, and the stale versions
-    /// the burst left, which dilute the block cache, are gone. The drain runs only when it
+    /// level 0 into level 1 (default 500; 0: never; TOML takes a number or "2s", "500ms").
+    /// Reads after a burst of writes then consult one table per level instead of every
+    /// level-0 table, and the stale versions the burst left, which dilute the block cache,
+    /// are gone. The drain runs only when it
     /// rewrites at most `level_size_multiplier` bytes of level 1 per level-0 byte (what a
     /// leveled compaction pays per level), and only with `read_triggered_compaction` on.
     pub idle_compaction_ms: u64,
