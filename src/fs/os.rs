@@ -56,6 +56,9 @@ fn locked_in_process() -> &'static Mutex<HashSet<PathBuf>> {
 }
 
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
+/// Appends at least this long skip the buffer (after what it holds): copying them into it
+/// cost more than the write they would share (a value-log group of one 64 KiB value).
+const DIRECT_WRITE_BYTES: usize = 16 * 1024;
 
 struct OsWritable {
     file: File,
@@ -81,13 +84,14 @@ impl WritableFile for OsWritable {
                 return Ok(());
             }
         }
-        if self.buf.len() + data.len() > WRITE_BUFFER_BYTES {
+        if data.len() >= DIRECT_WRITE_BYTES {
             self.flush()?;
-        }
-        if data.len() >= WRITE_BUFFER_BYTES {
             // Positional: mapped appends do not move the descriptor's offset.
             self.file.write_all_at(data, self.len)?;
         } else {
+            if self.buf.len() + data.len() > WRITE_BUFFER_BYTES {
+                self.flush()?;
+            }
             self.buf.extend_from_slice(data);
         }
         self.len += data.len() as u64;

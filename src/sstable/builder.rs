@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::block::{Block, BlockBuilder};
 use super::filter::FilterBuilder;
-use super::format::{block_trailer, compress_block, BlockHandle, Footer};
+use super::format::{block_trailer, compress_into, BlockHandle, Footer};
 use super::props::TableProperties;
 use crate::cache::BlockCache;
 use crate::error::{Error, Result};
@@ -81,6 +81,8 @@ pub struct TableBuilder {
     file_crc: u32,
     props: TableProperties,
     handle_buf: Vec<u8>,
+    /// Each block's payload, compressed into it (kept: one allocation per table).
+    payload_buf: Vec<u8>,
     /// Where written data blocks are offered, under this table's number.
     cache: Option<(Arc<BlockCache>, u64)>,
     /// Offsets of the blocks offered so far: withdrawn if the table is never finished.
@@ -121,6 +123,7 @@ impl TableBuilder {
                 ..Default::default()
             },
             handle_buf: Vec::new(),
+            payload_buf: Vec::new(),
             cache: None,
             offered: Vec::new(),
             finished: false,
@@ -203,15 +206,19 @@ impl TableBuilder {
     }
 
     fn write_block(&mut self, raw: &[u8], compression: Compression) -> Result<BlockHandle> {
-        let (payload, tag) = compress_block(raw, compression);
+        let mut payload = std::mem::take(&mut self.payload_buf);
+        payload.clear();
+        let tag = compress_into(raw, compression, &mut payload);
         let handle = BlockHandle {
             offset: self.offset,
             size: payload.len() as u64,
         };
         let trailer = block_trailer(&payload, tag);
-        self.write_raw(&payload)?;
-        self.write_raw(&trailer)?;
-        Ok(handle)
+        let written = self
+            .write_raw(&payload)
+            .and_then(|()| self.write_raw(&trailer));
+        self.payload_buf = payload;
+        written.map(|()| handle)
     }
 
     fn flush_data_block(&mut self) -> Result<()> {

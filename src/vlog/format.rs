@@ -32,9 +32,9 @@ use bytes::Bytes;
 use crate::coding::{put_varint64, Reader};
 use crate::error::{Error, Result};
 use crate::options::Compression;
-use crate::sstable::format::{compress_block, decompress};
+use crate::sstable::format::{compress_into, decompress};
 use crate::testing::crc_differs;
-use crate::wal::format::{frame_record, RecordType, RECORD_HEADER_BYTES};
+use crate::wal::format::{begin_record, end_record, RecordType, RECORD_HEADER_BYTES};
 
 /// Where a separated value lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -77,16 +77,17 @@ impl Handle {
     }
 }
 
-/// Frames one value record onto `out` and returns its length (header and payload).
+/// Frames one value record onto `out` and returns its length (header and payload). The
+/// value is compressed straight into `out`.
 pub fn encode_value_record(out: &mut Vec<u8>, key: &[u8], value: &[u8], c: Compression) -> u64 {
-    let (stored, tag) = compress_block(value, c);
-    let mut head = Vec::with_capacity(key.len() + 6);
-    head.push(tag);
-    put_varint64(&mut head, key.len() as u64);
-    head.extend_from_slice(key);
-    let before = out.len();
-    frame_record(out, RecordType::VlogValue, &[&head, &stored]);
-    (out.len() - before) as u64
+    let at = begin_record(out);
+    let tag_at = out.len();
+    out.push(0);
+    put_varint64(out, key.len() as u64);
+    out.extend_from_slice(key);
+    out[tag_at] = compress_into(value, c, out);
+    end_record(out, at, RecordType::VlogValue);
+    (out.len() - at) as u64
 }
 
 /// A value record's payload, parsed.

@@ -111,6 +111,21 @@ pub fn record_header_parts(ty: RecordType, parts: &[&[u8]]) -> [u8; RECORD_HEADE
     h
 }
 
+/// Starts a record at the end of `out` whose payload the caller appends next, in place;
+/// returns where it starts, for [`end_record`].
+pub fn begin_record(out: &mut Vec<u8>) -> usize {
+    let at = out.len();
+    out.extend_from_slice(&[0; RECORD_HEADER_BYTES]);
+    at
+}
+
+/// Fills in the header of the record [`begin_record`] started at `at`: its payload is
+/// everything in `out` after the header.
+pub fn end_record(out: &mut [u8], at: usize, ty: RecordType) {
+    let (head, payload) = out[at..].split_at_mut(RECORD_HEADER_BYTES);
+    head.copy_from_slice(&record_header(ty, payload));
+}
+
 /// Appends a whole framed record (header and payload parts) to `out`.
 pub fn frame_record(out: &mut Vec<u8>, ty: RecordType, parts: &[&[u8]]) {
     out.extend_from_slice(&record_header_parts(ty, parts));
