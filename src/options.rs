@@ -95,7 +95,9 @@ pub struct Options {
     /// When the WAL is fsynced (default `Never`: acknowledged writes survive a process
     /// crash; use `Always` or `sync: true` writes to survive power loss).
     pub wal_sync: SyncMode,
-    /// Read tables through `mmap` instead of `pread` (default false).
+    /// Read tables, and value-log files once sealed, through `mmap` instead of `pread`
+    /// (default false): no copy out of the page cache, but a device read error is a SIGBUS
+    /// instead of an `Err`. The active value-log file is always read through `pread`.
     pub mmap_reads: bool,
     /// Verify block checksums on every read (default true; `verify()` always checks).
     pub verify_checksums: bool,

@@ -181,6 +181,7 @@ impl Engine {
             &self.dir,
             number,
             self.block_cache.clone(),
+            self.opts.mmap_reads,
         )?);
         let mut vc = VlogChange {
             added: vec![file],

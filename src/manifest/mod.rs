@@ -360,7 +360,15 @@ impl VersionSet {
             .map(|(&n, _)| n)
             .collect();
         for n in numbers {
-            let f = VlogFile::open(self.fs.clone(), &self.dir, n, self.table_opts.cache.clone())?;
+            let f = VlogFile::open(
+                self.fs.clone(),
+                &self.dir,
+                n,
+                self.table_opts.cache.clone(),
+                self.table_opts.mmap,
+            )?;
+            // Sealed below if it was not: no file found at open is ever written again.
+            f.seal();
             let path = vlog_path(&self.dir, n);
             let meta = self
                 .vlog
@@ -686,6 +694,11 @@ impl VersionSet {
         }
         sort_levels(&mut v);
         self.apply_vlog_meta(&edit);
+        for (n, _) in &vc.sealed {
+            if let Some(f) = v.vlogs.get(n) {
+                f.seal();
+            }
+        }
         if !vc.added.is_empty() || !vc.deleted.is_empty() {
             let mut files = (*v.vlogs).clone();
             for f in vc.added {

@@ -17,6 +17,12 @@
 //! counts by compaction (bytes of records no longer referenced), marked collected by garbage
 //! collection and deleted once no reader can reach them. See `engine/vlog.rs` for the
 //! write, read, recovery and collection paths.
+//!
+//! **Reads** go through `pread`, or, with `Options::mmap_reads`, through a memory map once
+//! the file is sealed (never written again): a record is then checked and decompressed
+//! where it lies in the page cache, with no copy into a buffer of its own first (on 64 KiB
+//! values the `pread` copy was a third of a random read). The active file is always read
+//! through `pread`: it grows, and a map covers only what the file held when it was made.
 
 pub mod format;
 pub mod gc;
@@ -38,9 +44,14 @@ pub struct VlogFile {
     number: u64,
     path: PathBuf,
     fs: Arc<dyn FileSystem>,
-    /// The open file; reopened when a read passes its length (the active file grows).
-    file: RwLock<Arc<dyn RandomAccessFile>>,
+    /// The open file, and whether it is a map; reopened when a read passes its length
+    /// (the active file grows), and as a map once the file is sealed if `mmap` is set.
+    file: RwLock<(Arc<dyn RandomAccessFile>, bool)>,
     cache: Option<Arc<BlockCache>>,
+    /// Read sealed files through a memory map.
+    mmap: bool,
+    /// Set once the file is never written again.
+    sealed: OnceLock<()>,
     obsolete: OnceLock<()>,
 }
 
@@ -62,7 +73,8 @@ impl Drop for VlogFile {
 }
 
 impl VlogFile {
-    /// Opens value-log file `number` in `dir`.
+    /// Opens value-log file `number` in `dir` for reads through `pread`, and through a
+    /// memory map once it is sealed if `mmap` is set (see [`VlogFile::seal`]).
     ///
     /// # Errors
     ///
@@ -73,6 +85,7 @@ impl VlogFile {
         dir: &Path,
         number: u64,
         cache: Option<Arc<BlockCache>>,
+        mmap: bool,
     ) -> Result<VlogFile> {
         let path = vlog_path(dir, number);
         let file = fs.open(&path, false).map_err(|e| {
@@ -86,8 +99,10 @@ impl VlogFile {
             number,
             path,
             fs,
-            file: RwLock::new(file),
+            file: RwLock::new((file, false)),
             cache,
+            mmap,
+            sealed: OnceLock::new(),
             obsolete: OnceLock::new(),
         })
     }
@@ -100,6 +115,12 @@ impl VlogFile {
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Records that the file is never written again: from the next read on, it is read
+    /// through a memory map if the file was opened with `mmap`.
+    pub fn seal(&self) {
+        let _ = self.sealed.set(());
     }
 
     /// Marks the file for deletion once the last reader drops it.
@@ -133,14 +154,16 @@ impl VlogFile {
         let len = usize::try_from(h.len)
             .map_err(|_| Error::corruption(&self.path, h.offset, "value handle too long"))?;
         let end = h.offset.saturating_add(h.len);
-        let mut file = self.file.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if end > file.len() {
-            // The active file grew since it was opened: look again.
+        let (mut file, mapped) = self.file.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let map = self.mmap && self.sealed.get().is_some();
+        if end > file.len() || map != mapped {
+            // The active file grew since it was opened, or it is sealed and to be mapped:
+            // open it again.
             let fresh = self
                 .fs
-                .open(&self.path, false)
+                .open(&self.path, map)
                 .map_err(|e| Error::io("opening", &self.path, e))?;
-            *self.file.write().unwrap_or_else(|p| p.into_inner()) = fresh.clone();
+            *self.file.write().unwrap_or_else(|p| p.into_inner()) = (fresh.clone(), map);
             file = fresh;
         }
         file.read_at(h.offset, len).map_err(|e| {
