@@ -392,17 +392,19 @@ mod tests {
         assert!(Footer::decode(p, &enc, 50).is_err(), "handle past the end");
     }
 
+    const EVERY_CODEC: [Compression; 4] = [
+        Compression::None,
+        Compression::Snappy,
+        Compression::Lz4,
+        Compression::Zstd { level: 3 },
+    ];
+
     #[test]
     fn every_compression_roundtrips() {
         let raw: Vec<u8> = (0..10_000u32)
             .flat_map(|i| (i % 97).to_le_bytes())
             .collect();
-        for c in [
-            Compression::None,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd { level: 3 },
-        ] {
+        for c in EVERY_CODEC {
             let (payload, tag) = compress_block(&raw, c);
             if c != Compression::None {
                 assert_ne!(tag, compression_tag::NONE, "{c:?} compresses");
@@ -437,12 +439,7 @@ mod tests {
                 x as u8
             })
             .collect();
-        for c in [
-            Compression::None,
-            Compression::Snappy,
-            Compression::Lz4,
-            Compression::Zstd { level: 3 },
-        ] {
+        for c in EVERY_CODEC {
             for raw in [&compressible[..], &noise[..], &[][..]] {
                 let mut out = b"prefix".to_vec();
                 let tag = compress_into(raw, c, &mut out);
