@@ -1,7 +1,8 @@
 //! With `mmap_reads`, sealed value-log files are read through a memory map and the active
 //! one through `pread`: values read back right across rotation, garbage collection (files
-//! deleted while an iterator still maps them) and reopen, and a flipped byte in a mapped
-//! file is an error naming it, never a wrong value.
+//! deleted while an iterator still maps them) and reopen; a deleted file is unmapped once
+//! nothing reads it (the cache lets go of its values); a flipped byte in a mapped file is
+//! an error naming it, never a wrong value.
 
 mod common;
 
@@ -137,6 +138,66 @@ fn values_read_back_across_rotation_gc_and_reopen() {
         }
         check(&db, &model);
         db.close().unwrap();
+    }
+}
+
+/// Values stored uncompressed are read as slices of the map, and cached so: once GC deletes
+/// their file, the cache lets go of them and the map goes with them (no deleted file's
+/// space stays in use).
+#[test]
+fn deleted_files_are_unmapped_once_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Options {
+        compression: stratakv::Compression::None,
+        ..opts(true)
+    };
+    let db = Db::open_with(dir.path(), o).unwrap();
+    for i in 0..400 {
+        db.put(key(i), value(0, i)).unwrap();
+    }
+    let first: Vec<u64> = db
+        .vlog_files()
+        .iter()
+        .filter(|f| !f.active)
+        .map(|f| f.number)
+        .collect();
+    for i in 0..400 {
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(0, i).into()));
+    }
+    if cfg!(target_os = "linux") {
+        let mapped = mapped_vlogs(dir.path());
+        assert!(
+            first.iter().all(|n| mapped.contains(n)),
+            "{first:?} {mapped:?}"
+        );
+    }
+    for i in 0..400 {
+        db.put(key(i), value(1, i)).unwrap();
+    }
+    db.compact().unwrap();
+    let mut deleted = 0;
+    for _ in 0..4 {
+        deleted += db.vlog_gc().unwrap().files_deleted;
+    }
+    let live: Vec<u64> = db.vlog_files().iter().map(|f| f.number).collect();
+    let gone: Vec<u64> = first
+        .iter()
+        .copied()
+        .filter(|n| !live.contains(n))
+        .collect();
+    assert!(
+        !gone.is_empty() && deleted > 0,
+        "GC deleted files: {live:?}"
+    );
+    if cfg!(target_os = "linux") {
+        let mapped = mapped_vlogs(dir.path());
+        assert!(
+            gone.iter().all(|n| !mapped.contains(n)),
+            "deleted {gone:?}, still mapped {mapped:?}"
+        );
+    }
+    for i in 0..400 {
+        assert_eq!(db.get(key(i)).unwrap(), Some(value(1, i).into()));
     }
 }
 

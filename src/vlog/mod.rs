@@ -68,6 +68,12 @@ impl Drop for VlogFile {
         if self.obsolete.get().is_some() {
             // A failure leaves an orphan, which the next open deletes.
             let _ = self.fs.remove_file(&self.path);
+            if let Some(c) = &self.cache {
+                // Nothing can read them now; and a value stored uncompressed and read
+                // through a map is a slice of it, which would keep the deleted file's
+                // space in use until evicted.
+                c.forget_table(self.number);
+            }
         }
     }
 }
