@@ -134,9 +134,9 @@ pub struct Options {
     /// level 0 into level 1 (default 500; 0: never; TOML takes a number or "2s", "500ms").
     /// Reads after a burst of writes then consult one table per level instead of every
     /// level-0 table, and the stale versions the burst left, which dilute the block cache,
-    /// are gone. The drain runs only when it
-    /// rewrites at most `level_size_multiplier` bytes of level 1 per level-0 byte (what a
-    /// leveled compaction pays per level), and only with `read_triggered_compaction` on.
+    /// are gone. The drain runs only when it rewrites at most `level_size_multiplier` bytes
+    /// of level 1 per level-0 byte (what a leveled compaction pays per level), and only with
+    /// `read_triggered_compaction` on.
     pub idle_compaction_ms: u64,
     /// L0 file count at which writes stop until compaction catches up (default 36).
     pub level0_stop_trigger: usize,

@@ -56,8 +56,9 @@ fn locked_in_process() -> &'static Mutex<HashSet<PathBuf>> {
 }
 
 const WRITE_BUFFER_BYTES: usize = 64 * 1024;
-/// Appends at least this long skip the buffer (after what it holds): copying them into it
-/// cost more than the write they would share (a value-log group of one 64 KiB value).
+/// Appends at least this long skip the buffer (written after what it holds): copying them
+/// into it first moved their bytes twice to save at most one write call (a value-log group
+/// is appended and flushed at once).
 const DIRECT_WRITE_BYTES: usize = 16 * 1024;
 
 struct OsWritable {
