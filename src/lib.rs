@@ -47,6 +47,7 @@ pub mod batch;
 pub mod cache;
 pub mod coding;
 pub mod compaction;
+mod crc;
 mod db;
 mod engine;
 pub mod error;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use super::{lock, Engine};
 use bytes::Bytes;
 
+use crate::crc;
 use crate::error::{Error, Result};
 use crate::filename::{
     current_path, manifest_path, parse_file_name, table_path, vlog_path, wal_path, FileKind,
@@ -278,7 +279,7 @@ fn verify_table(
         .read_file(path)
         .map_err(|e| Error::io("reading", path, e))?;
     r.bytes_checked += bytes.len() as u64;
-    if crc_differs(file_crc, crc32c::crc32c(&bytes)) {
+    if crc_differs(file_crc, crc::crc32c(&bytes)) {
         r.record(Error::corruption(
             path,
             0,

@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::crc;
 use crate::error::{Error, Result};
 use crate::filename::{
     current_path, current_tmp_path, manifest_name, manifest_path, table_path, vlog_path,
@@ -133,7 +134,7 @@ fn current_line(number: u64, closed_len: Option<u64>) -> String {
     if let Some(len) = closed_len {
         name = format!("{name}@{len}");
     }
-    format!("{name} {:08x}\n", crc32c::crc32c(name.as_bytes()))
+    format!("{name} {:08x}\n", crc::crc32c(name.as_bytes()))
 }
 
 /// Points `<dir>/CURRENT` at `MANIFEST-<number>` atomically: write `CURRENT.tmp`, fsync it,
@@ -181,7 +182,7 @@ fn parse_current(path: &Path, data: &[u8]) -> Result<(u64, Option<u64>)> {
         return Err(bad());
     }
     let crc = u32::from_str_radix(crc, 16).map_err(|_| bad())?;
-    if crc_differs(crc, crc32c::crc32c(name.as_bytes())) {
+    if crc_differs(crc, crc::crc32c(name.as_bytes())) {
         return Err(Error::corruption(path, 0, "CURRENT checksum mismatch"));
     }
     let (name, closed_len) = match name.split_once('@') {

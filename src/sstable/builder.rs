@@ -10,6 +10,7 @@ use super::filter::FilterBuilder;
 use super::format::{block_trailer, compress_into, BlockHandle, Footer};
 use super::props::TableProperties;
 use crate::cache::BlockCache;
+use crate::crc;
 use crate::error::{Error, Result};
 use crate::filename::table_path;
 use crate::fs::{FileSystem, WritableFile};
@@ -200,7 +201,7 @@ impl TableBuilder {
         self.file
             .append(bytes)
             .map_err(|e| Error::io("writing", &self.path, e))?;
-        self.file_crc = crc32c::crc32c_append(self.file_crc, bytes);
+        self.file_crc = crc::crc32c_append(self.file_crc, bytes);
         self.offset += bytes.len() as u64;
         Ok(())
     }

@@ -25,6 +25,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 use crate::coding::{get_varint64, put_varint64, Reader};
+use crate::crc;
 use crate::error::{Error, Result};
 use crate::fs::RandomAccessFile;
 use crate::options::Compression;
@@ -102,7 +103,7 @@ impl Footer {
             f[i * 16 + 8..i * 16 + 16].copy_from_slice(&h.size.to_le_bytes());
         }
         f[48..52].copy_from_slice(&TABLE_FORMAT_VERSION.to_le_bytes());
-        let crc = crc32c::crc32c(&f[..52]);
+        let crc = crc::crc32c(&f[..52]);
         f[52..56].copy_from_slice(&crc.to_le_bytes());
         f[56..64].copy_from_slice(&TABLE_MAGIC.to_le_bytes());
         f
@@ -132,7 +133,7 @@ impl Footer {
         if magic != TABLE_MAGIC {
             return Err(bad("bad table magic (not a table, or a damaged footer)"));
         }
-        if crc_differs(crc, crc32c::crc32c(&data[..52])) {
+        if crc_differs(crc, crc::crc32c(&data[..52])) {
             return Err(bad("footer checksum mismatch"));
         }
         if version != TABLE_FORMAT_VERSION {
@@ -251,7 +252,7 @@ fn lz4_compress_into(raw: &[u8], out: &mut Vec<u8>) -> bool {
 
 /// Appends the trailer for `payload` with compression `tag`.
 pub fn block_trailer(payload: &[u8], tag: u8) -> [u8; BLOCK_TRAILER_BYTES] {
-    let crc = crc32c::crc32c_append(crc32c::crc32c(payload), &[tag]);
+    let crc = crc::crc32c_append(crc::crc32c(payload), &[tag]);
     let mut t = [0u8; BLOCK_TRAILER_BYTES];
     t[0] = tag;
     t[1..].copy_from_slice(&crc.to_le_bytes());
@@ -284,7 +285,7 @@ pub fn read_block(
     let tag = buf[n];
     if verify {
         let stored = u32::from_le_bytes([buf[n + 1], buf[n + 2], buf[n + 3], buf[n + 4]]);
-        let crc = crc32c::crc32c_append(crc32c::crc32c(&buf[..n]), &[tag]);
+        let crc = crc::crc32c_append(crc::crc32c(&buf[..n]), &[tag]);
         if crc_differs(stored, crc) {
             return Err(Error::corruption(path, h.offset, "block checksum mismatch"));
         }

@@ -30,6 +30,7 @@ use std::path::Path;
 use bytes::Bytes;
 
 use crate::coding::{put_varint64, Reader};
+use crate::crc;
 use crate::error::{Error, Result};
 use crate::options::Compression;
 use crate::sstable::format::{compress_into, decompress};
@@ -136,7 +137,7 @@ pub fn check_framed(path: &Path, offset: u64, rec: &Bytes) -> Result<Bytes> {
         return Err(bad("value record shorter than its header"));
     }
     let header_crc = u32::from_le_bytes([rec[0], rec[1], rec[2], rec[3]]);
-    if crc_differs(header_crc, crc32c::crc32c(&rec[4..RECORD_HEADER_BYTES])) {
+    if crc_differs(header_crc, crc::crc32c(&rec[4..RECORD_HEADER_BYTES])) {
         return Err(bad("value record header checksum mismatch"));
     }
     let length = u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]) as usize;
@@ -147,7 +148,7 @@ pub fn check_framed(path: &Path, offset: u64, rec: &Bytes) -> Result<Bytes> {
         return Err(bad("not a value record"));
     }
     let payload_crc = u32::from_le_bytes([rec[9], rec[10], rec[11], rec[12]]);
-    if crc_differs(payload_crc, crc32c::crc32c(&rec[RECORD_HEADER_BYTES..])) {
+    if crc_differs(payload_crc, crc::crc32c(&rec[RECORD_HEADER_BYTES..])) {
         return Err(bad("value record payload checksum mismatch"));
     }
     Ok(rec.slice(RECORD_HEADER_BYTES..))

@@ -38,6 +38,8 @@
 //! fails a check is corruption: in particular damage to bytes that a later sync mark
 //! declares durable.
 
+use crate::crc;
+
 /// Bytes of a record header: header crc, length, type, payload crc.
 pub const RECORD_HEADER_BYTES: usize = 13;
 /// Log file magic number.
@@ -101,12 +103,12 @@ pub fn record_header(ty: RecordType, payload: &[u8]) -> [u8; RECORD_HEADER_BYTES
 /// Builds a record header for a payload given as consecutive parts.
 pub fn record_header_parts(ty: RecordType, parts: &[&[u8]]) -> [u8; RECORD_HEADER_BYTES] {
     let len: usize = parts.iter().map(|p| p.len()).sum();
-    let crc = parts.iter().fold(0, |c, p| crc32c::crc32c_append(c, p));
+    let crc = parts.iter().fold(0, |c, p| crc::crc32c_append(c, p));
     let mut h = [0u8; RECORD_HEADER_BYTES];
     h[4..8].copy_from_slice(&(len as u32).to_le_bytes());
     h[8] = ty as u8;
     h[9..13].copy_from_slice(&crc.to_le_bytes());
-    let crc = crc32c::crc32c(&h[4..13]);
+    let crc = crc::crc32c(&h[4..13]);
     h[..4].copy_from_slice(&crc.to_le_bytes());
     h
 }

@@ -8,6 +8,7 @@ use super::format::{
     LogKind, RecordType, FILE_HEADER_PAYLOAD_BYTES, LOG_FORMAT_VERSION, LOG_FORMAT_VERSION_MIN,
     LOG_MAGIC, RECORD_HEADER_BYTES, SYNC_MARK_PAYLOAD_BYTES,
 };
+use crate::crc;
 use crate::error::{Error, Result};
 use crate::testing::crc_differs;
 
@@ -91,7 +92,7 @@ pub fn read_log(
                 torn(why)
             }
         };
-        if crc_differs(header_crc, crc32c::crc32c(&rest[4..RECORD_HEADER_BYTES])) {
+        if crc_differs(header_crc, crc::crc32c(&rest[4..RECORD_HEADER_BYTES])) {
             damaged("record header checksum mismatch")?;
             break;
         }
@@ -102,7 +103,7 @@ pub fn read_log(
             torn("last record runs past the end of the file")?;
             break;
         }
-        if crc_differs(payload_crc, crc32c::crc32c(&rest[RECORD_HEADER_BYTES..end])) {
+        if crc_differs(payload_crc, crc::crc32c(&rest[RECORD_HEADER_BYTES..end])) {
             damaged("record payload checksum mismatch")?;
             break;
         }
@@ -152,14 +153,14 @@ fn sync_mark(payload: &[u8]) -> Option<u64> {
 fn intact_record_at(data: &[u8], at: usize) -> Option<(u8, &[u8])> {
     let h = data.get(at..at.checked_add(RECORD_HEADER_BYTES)?)?;
     let header_crc = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-    if header_crc != crc32c::crc32c(&h[4..]) {
+    if header_crc != crc::crc32c(&h[4..]) {
         return None;
     }
     let length = u32::from_le_bytes([h[4], h[5], h[6], h[7]]) as usize;
     let payload_crc = u32::from_le_bytes([h[9], h[10], h[11], h[12]]);
     let start = at + RECORD_HEADER_BYTES;
     let p = data.get(start..start.checked_add(length)?)?;
-    (crc32c::crc32c(p) == payload_crc).then_some((h[8], p))
+    (crc::crc32c(p) == payload_crc).then_some((h[8], p))
 }
 
 /// Whether the bytes at `damage` are known to have been durable: an intact sync mark after
