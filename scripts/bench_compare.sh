@@ -53,6 +53,12 @@ run value-4k $((NUM / 10)) --value-size 4096 \
   --workloads fillrandom,overwrite,readrandom,readseq
 run value-64k $((NUM / 100)) --value-size 65536 \
   --workloads fillrandom,overwrite,readrandom,readseq
+# The same with blob-store values stored uncompressed in every engine that has a blob store
+# (RocksDB's default for blob files), read through pread and through mmap where offered.
+run value-64k-raw $((NUM / 100)) --value-size 65536 --raw-blobs \
+  --workloads fillrandom,overwrite,readrandom,readseq
+run value-64k-raw-mmap $((NUM / 100)) --value-size 65536 --raw-blobs --mmap \
+  --workloads fillrandom,overwrite,readrandom,readseq
 # Larger than the cache: 5x NUM keys, a cache of 10% of the data, Zipfian and uniform reads
 # after compaction has caught up, with the cache as blocks, as key-value pairs, and with mmap.
 big=$((NUM * 5))

@@ -83,6 +83,12 @@ pub struct Options {
     pub hot_key_cache_size: usize,
     /// Compression of table blocks (default LZ4).
     pub compression: Compression,
+    /// Compression of values written to the value log; `None` (the default) uses
+    /// `compression`. `Some(Compression::None)` stores large values as they are, as RocksDB's
+    /// blob files do by default: more disk, and no decompression on reads (with
+    /// `mmap_reads`, a read of a sealed file's value is then a checksum and no copy).
+    /// Each record carries its own tag, so changing it never affects values already written.
+    pub vlog_compression: Option<Compression>,
     /// Bloom filter bits per key; 0 builds no filters (default 10).
     pub bloom_bits_per_key: u32,
     /// Values at least this long go to the value log and the tree keeps a small handle
@@ -180,6 +186,7 @@ impl Default for Options {
             max_open_files: 1000,
             hot_key_cache_size: 0,
             compression: Compression::Lz4,
+            vlog_compression: None,
             bloom_bits_per_key: 10,
             value_threshold: 4 << 10,
             vlog_file_size: 128 << 20,
@@ -223,6 +230,7 @@ impl PartialEq for Options {
             && self.max_open_files == o.max_open_files
             && self.hot_key_cache_size == o.hot_key_cache_size
             && self.compression == o.compression
+            && self.vlog_compression == o.vlog_compression
             && self.bloom_bits_per_key == o.bloom_bits_per_key
             && self.value_threshold == o.value_threshold
             && self.vlog_file_size == o.vlog_file_size
@@ -289,7 +297,8 @@ impl Options {
     /// Parses TOML with flat keys named as the fields, on top of the defaults. Sizes are
     /// numbers or strings such as `"64MiB"`; `wal_sync` is `"always"`, `"never"` or a
     /// duration such as `"100ms"` (periodic); `compression` is `"none"`, `"snappy"`,
-    /// `"lz4"`, `"zstd"` or `"zstd:5"`.
+    /// `"lz4"`, `"zstd"` or `"zstd:5"`; `vlog_compression` is one of those or `"same"`
+    /// (`None`: as `compression`).
     ///
     /// # Errors
     ///
@@ -330,6 +339,16 @@ impl Options {
             "max_open_files" => self.max_open_files = size(key, v)?,
             "hot_key_cache_size" => self.hot_key_cache_size = size(key, v)?,
             "compression" => self.compression = compression(key, v)?,
+            "vlog_compression" => {
+                self.vlog_compression = match v.as_str() {
+                    Some("same") => None,
+                    _ => Some(compression(key, v).map_err(|_| {
+                        Error::invalid(format!(
+                            "{key}: expected \"same\", \"none\", \"snappy\", \"lz4\", \"zstd\" or \"zstd:<level>\""
+                        ))
+                    })?),
+                }
+            }
             "bloom_bits_per_key" => {
                 self.bloom_bits_per_key = u32::try_from(size(key, v)?)
                     .map_err(|_| Error::invalid(format!("{key}: too large")))?
@@ -391,9 +410,14 @@ impl Options {
         if !(1..=1024).contains(&self.block_restart_interval) {
             return bad("block_restart_interval", "must be 1 to 1024");
         }
-        if let Compression::Zstd { level } = self.compression {
-            if !(1..=22).contains(&level) {
-                return bad("compression", "zstd level must be 1 to 22");
+        for (field, c) in [
+            ("compression", Some(self.compression)),
+            ("vlog_compression", self.vlog_compression),
+        ] {
+            if let Some(Compression::Zstd { level }) = c {
+                if !(1..=22).contains(&level) {
+                    return bad(field, "zstd level must be 1 to 22");
+                }
             }
         }
         if self.max_open_files < 16 {
@@ -613,6 +637,18 @@ mod tests {
             0
         );
         assert_eq!(Options::from_toml_str("").unwrap(), Options::default());
+        for (text, c) in [
+            ("\"same\"", None),
+            ("\"none\"", Some(Compression::None)),
+            ("\"zstd:2\"", Some(Compression::Zstd { level: 2 })),
+        ] {
+            let o = Options::from_toml_str(&format!("vlog_compression = {text}")).unwrap();
+            assert_eq!(o.vlog_compression, c, "{text}");
+        }
+        for bad in ["\"zstd:40\"", "\"brotli\"", "1"] {
+            let e = Options::from_toml_str(&format!("vlog_compression = {bad}")).unwrap_err();
+            assert!(e.to_string().contains("vlog_compression"), "{bad}: {e}");
+        }
         for (text, ms) in [("250", 250), ("\"2s\"", 2000), ("\"100ms\"", 100), ("0", 0)] {
             let o = Options::from_toml_str(&format!("idle_compaction_ms = {text}")).unwrap();
             assert_eq!(o.idle_compaction_ms, ms, "{text}");

@@ -139,6 +139,7 @@ impl Engine {
         w.log.frame_sync_mark(&mut framed); // before any offset is taken
         let mut out = Vec::with_capacity(batches.len());
         let mut handle = Vec::with_capacity(16);
+        let compression = self.opts.vlog_compression.unwrap_or(self.opts.compression);
         for b in batches {
             if b.max_value_len() < t {
                 out.push(None);
@@ -148,7 +149,7 @@ impl Engine {
             for_each_record(b.records(), |kind, key, value| {
                 if kind == Kind::Put && value.len() >= t {
                     let offset = base + framed.len() as u64;
-                    let len = encode_value_record(&mut framed, key, value, self.opts.compression);
+                    let len = encode_value_record(&mut framed, key, value, compression);
                     handle.clear();
                     Handle {
                         file: w.number,

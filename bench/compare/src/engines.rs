@@ -27,6 +27,8 @@ pub struct Settings {
     pub sync: bool,
     /// Values at least this long go to the engine's blob store where it has one.
     pub separate_from: usize,
+    /// Blob-store values are stored uncompressed (else LZ4, as tables).
+    pub raw_blobs: bool,
     pub value_size: usize,
     /// The cache is a key-value (row) cache where the engine has one.
     pub row_cache: bool,
@@ -36,6 +38,15 @@ pub struct Settings {
     /// `OptimisticTransactionDB`, fjall's `OptimisticTxDatabase`), for `txnrmw`. Plain
     /// reads and writes still go straight to the underlying tree.
     pub transactions: bool,
+}
+
+/// How blob-store values are stored, for the engines' descriptions.
+fn blob_codec(s: &Settings) -> &'static str {
+    if s.raw_blobs {
+        "values uncompressed"
+    } else {
+        "values lz4"
+    }
 }
 
 /// The value `rmw` writes: `old` (or `fresh` when there is none of `fresh`'s length) with
@@ -112,7 +123,7 @@ pub fn open(name: &str, dir: &Path, s: &Settings) -> R<Box<dyn Engine>> {
 
 mod strata {
     use super::*;
-    use stratakv::{Db, Options, TxnOptions, WriteOptions};
+    use stratakv::{Compression, Db, Options, TxnOptions, WriteOptions};
 
     pub struct E {
         db: Db,
@@ -129,6 +140,7 @@ mod strata {
             hot_key_cache_size,
             mmap_reads: s.mmap,
             value_threshold: s.separate_from,
+            vlog_compression: s.raw_blobs.then_some(Compression::None),
             ..Options::default()
         };
         let desc = format!(
@@ -147,7 +159,7 @@ mod strata {
                 "no fsync per write"
             },
             if s.value_size >= s.separate_from {
-                format!("on from {} B", s.separate_from)
+                format!("on from {} B, {}", s.separate_from, blob_codec(s))
             } else {
                 "off (values are shorter than its threshold)".into()
             },
@@ -279,6 +291,11 @@ mod rocks {
             o.set_enable_blob_files(true);
             o.set_min_blob_size(s.separate_from as u64);
             o.set_enable_blob_gc(true);
+            o.set_blob_compression_type(if s.raw_blobs {
+                DBCompressionType::None
+            } else {
+                DBCompressionType::Lz4
+            });
         }
         let db = if s.transactions {
             Handle::Txn(OptimisticTransactionDB::open(&o, dir).map_err(err)?)
@@ -294,7 +311,7 @@ mod rocks {
                 s.cache_bytes >> 20,
                 if s.mmap { "mmap reads" } else { "pread" },
                 if s.sync { "sync=true per write" } else { "sync=false" },
-                if blobs { format!("on from {} B", s.separate_from) } else { "off".into() },
+                if blobs { format!("on from {} B, {}", s.separate_from, blob_codec(s)) } else { "off".into() },
                 if s.transactions {
                     ", OptimisticTransactionDB (transactions with a snapshot at begin, GetForUpdate)"
                 } else {
@@ -388,8 +405,8 @@ mod rocks {
 mod fj {
     use super::*;
     use fjall::{
-        Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions, OptimisticTxDatabase,
-        PersistMode, Readable,
+        CompressionType, Database, Keyspace, KeyspaceCreateOptions, KvSeparationOptions,
+        OptimisticTxDatabase, PersistMode, Readable,
     };
 
     pub struct E {
@@ -407,7 +424,12 @@ mod fj {
         let ks_opts = || {
             let o = KeyspaceCreateOptions::default();
             if blobs {
-                o.with_kv_separation(Some(KvSeparationOptions::default()))
+                let codec = if s.raw_blobs {
+                    CompressionType::None
+                } else {
+                    CompressionType::Lz4
+                };
+                o.with_kv_separation(Some(KvSeparationOptions::default().compression(codec)))
             } else {
                 o
             }
@@ -439,7 +461,11 @@ mod fj {
                 } else {
                     "no persist per write"
                 },
-                if blobs { "on (default options)" } else { "off" },
+                if blobs {
+                    format!("on (default options but {})", blob_codec(s))
+                } else {
+                    "off".into()
+                },
                 if tx_db.is_some() {
                     ", OptimisticTxDatabase (plain writes through its inner keyspace)"
                 } else {

@@ -47,6 +47,11 @@ struct Args {
     /// Values at least this long go to a blob store in engines that have one.
     #[arg(long, default_value_t = 4096)]
     separate_from: usize,
+    /// Store the values of blob stores uncompressed in every engine that has one (StrataKV
+    /// `vlog_compression: Some(None)`, RocksDB `blob_compression_type` none, fjall's kv
+    /// separation `compression(None)`); without it, blobs are LZ4 as tables are.
+    #[arg(long)]
+    raw_blobs: bool,
     /// Spend the cache on a key-value cache where the engine has one: StrataKV's hot-key
     /// cache (block cache off), RocksDB's row cache (with a 1 MiB block cache); the others
     /// keep a block cache of that size.
@@ -279,6 +284,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
         cache_bytes: a.cache_mib << 20,
         sync: a.sync,
         separate_from: a.separate_from,
+        raw_blobs: a.raw_blobs,
         value_size: a.value_size,
         row_cache: a.row_cache,
         mmap: a.mmap,
@@ -396,6 +402,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
                     .args(["--child", name, "--fill-and-die"])
                     .arg(&dir)
                     .args(["--value-size", &a.value_size.to_string()])
+                    .args(a.raw_blobs.then_some("--raw-blobs"))
                     .status()
                     .map_err(|e| e.to_string())?;
                 if !st.success() {
@@ -553,6 +560,7 @@ fn fill_and_die(name: &str, dir: &Path, a: &Args) -> Result<(), String> {
         cache_bytes: a.cache_mib << 20,
         sync: false,
         separate_from: a.separate_from,
+        raw_blobs: a.raw_blobs,
         value_size: a.value_size,
         row_cache: a.row_cache,
         mmap: a.mmap,
