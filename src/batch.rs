@@ -147,6 +147,21 @@ impl WriteBatch {
         self.max_value_len
     }
 
+    /// Bytes of the values put into the batch that are at least `threshold` long (those
+    /// the write moves to the value log).
+    pub(crate) fn bytes_of_values_from(&self, threshold: usize) -> usize {
+        if self.max_value_len < threshold {
+            return 0;
+        }
+        let mut sum = 0;
+        crate::engine::for_each_record(self.records(), |kind, _, value| {
+            if kind == crate::key::Kind::Put && value.len() >= threshold {
+                sum += value.len();
+            }
+        });
+        sum
+    }
+
     /// Encoded size in bytes.
     pub fn encoded_len(&self) -> usize {
         self.rep.len()

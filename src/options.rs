@@ -96,7 +96,9 @@ pub struct Options {
     /// written.
     pub value_threshold: usize,
     /// A value-log file is sealed and a new one started once it reaches this size
-    /// (default 128 MiB): the unit garbage collection rewrites and frees.
+    /// (default 128 MiB): the unit garbage collection rewrites and frees. The active
+    /// memtable is also frozen once its writes moved more than this (or `memtable_size`, if
+    /// larger) to the value log, so that compaction soon counts what overwrites made garbage.
     pub vlog_file_size: u64,
     /// When the WAL is fsynced (default `Never`: acknowledged writes survive a process
     /// crash; use `Always` or `sync: true` writes to survive power loss).

@@ -63,7 +63,8 @@ pub(crate) fn write_table(
 }
 
 impl Engine {
-    /// Body of the flush thread: flush frozen memtables until shutdown or a failure.
+    /// Body of the flush thread: flush frozen memtables, and fsync the active value-log
+    /// file when asked (`State::vlog_presync`), until shutdown or a failure.
     pub fn flush_loop(&self) {
         loop {
             let imm = {
@@ -74,13 +75,22 @@ impl Engine {
                     }
                     if self.poison.get().is_none() {
                         if let Some(m) = st.imms.front() {
-                            break m.clone();
+                            break Some(m.clone());
+                        }
+                        if std::mem::take(&mut st.vlog_presync) {
+                            break None;
                         }
                     }
                     st = self.bg_cv.wait(st).unwrap_or_else(|p| p.into_inner());
                 }
             };
-            if let Err(e) = self.flush_one(&imm) {
+            let r = match imm {
+                Some(imm) => self.flush_one(&imm),
+                // Ahead of need: what a writer's fsync at the next freeze or rotation
+                // would otherwise write while it waits.
+                None => self.sync_vlog(),
+            };
+            if let Err(e) = r {
                 self.set_poison(&e);
             }
         }

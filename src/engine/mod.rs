@@ -47,6 +47,7 @@ use crate::wal::LogWriter;
 
 pub(crate) use recovery::open;
 pub use vlog::{VlogFileInfo, VlogGcReport};
+pub(crate) use write::for_each_record;
 
 /// What readers pin: the memtables and the version, consistent with each other.
 #[derive(Debug)]
@@ -192,6 +193,14 @@ pub(crate) struct State {
     /// Memtables frozen so far, and flushed so far (for `flush()` to wait on).
     pub frozen_total: u64,
     pub flushed_total: u64,
+    /// Bytes of values the active memtable's writes moved to the value log: it is frozen
+    /// once they pass [`Engine::memtable_vlog_budget`], so that compaction learns of the
+    /// value-log records those writes made garbage.
+    pub mem_vlog_bytes: u64,
+    /// The flush thread is asked to fsync the active value-log file ahead of need (every
+    /// `write::VLOG_PRESYNC_BYTES` separated), so that the fsync a freeze or a rotation
+    /// must do in a writer's path finds little left to write.
+    pub vlog_presync: bool,
     /// Tables held by running compactions.
     pub busy: std::collections::HashSet<u64>,
     /// Compactions running.

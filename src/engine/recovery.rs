@@ -302,6 +302,8 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         shutting_down: false,
         frozen_total: 0,
         flushed_total: 0,
+        mem_vlog_bytes: 0,
+        vlog_presync: false,
         busy: HashSet::new(),
         running: 0,
         manual: false,

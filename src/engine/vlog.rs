@@ -41,10 +41,11 @@ use crate::key::Kind;
 use crate::manifest::VlogChange;
 use crate::sstable::Lookup;
 use crate::stats::Counters;
-use crate::vlog::format::{decode_payload, encode_value_record, Handle};
+use crate::vlog::format::{check_framed, decode_payload, encode_value_record, Handle};
+use crate::vlog::walk::walk_value_records;
 use crate::vlog::{gc, VlogFile};
-use crate::wal::format::{LogKind, RecordType, RECORD_HEADER_BYTES};
-use crate::wal::{read_log, LogWriter};
+use crate::wal::format::LogKind;
+use crate::wal::LogWriter;
 
 /// Bytes of values handed to the write path per rewrite request.
 const GC_REWRITE_CHUNK_BYTES: usize = 4 << 20;
@@ -332,50 +333,41 @@ impl Engine {
                 .ok_or_else(|| Error::invalid("value-log file is not sealed"))?;
             (len, vlog_path(&self.dir, n))
         };
-        let data = self
+        let file = self
             .fs
-            .read_file(&path)
-            .map_err(|e| Error::io("reading", &path, e))?;
-        let data = data.slice(..(len as usize).min(data.len()));
-        if (data.len() as u64) < len {
-            return Err(Error::corruption(
-                &path,
-                data.len() as u64,
-                "value-log file is short",
-            ));
-        }
-        // Sealed: every record must check out, a torn tail included.
-        let log = read_log(&path, data, LogKind::Vlog, n, false)?;
+            .open(&path, false)
+            .map_err(|e| Error::io("opening", &path, e))?;
         let mut pending: Vec<RewriteEntry> = Vec::new();
         let mut pending_bytes = 0usize;
-        for rec in &log.records {
-            if rec.ty != RecordType::VlogValue {
-                return Err(Error::corruption(&path, rec.offset, "not a value record"));
-            }
-            let vr = decode_payload(&path, rec.offset, &rec.payload)?;
+        // Only records the tree still points at are read whole (and checked) and rewritten.
+        walk_value_records(&*file, &path, n, len, |head| {
             let h = Handle {
                 file: n,
-                offset: rec.offset,
-                len: (RECORD_HEADER_BYTES + rec.payload.len()) as u64,
+                offset: head.offset,
+                len: head.len,
             };
             let sv = self.sv.load();
-            let live = match self.lookup(&sv, &vr.key, self.visible())? {
-                Lookup::Pointer(p) => (Handle::decode(&p) == Some(h)).then_some(p),
-                _ => None,
+            let handle = match self.lookup(&sv, &head.key, self.visible())? {
+                Lookup::Pointer(p) if Handle::decode(&p) == Some(h) => p,
+                _ => return Ok(()),
             };
-            if let Some(handle) = live {
-                pending_bytes += vr.value.len() + vr.key.len();
-                pending.push(RewriteEntry {
-                    key: vr.key,
-                    handle,
-                    value: vr.value,
-                });
-            }
+            let rec = file
+                .read_at(h.offset, h.len as usize)
+                .map_err(|e| Error::io("reading", &path, e))?;
+            let payload = check_framed(&path, h.offset, &rec)?;
+            let vr = decode_payload(&path, h.offset, &payload)?;
+            pending_bytes += vr.value.len() + vr.key.len();
+            pending.push(RewriteEntry {
+                key: vr.key,
+                handle,
+                value: vr.value,
+            });
             if pending_bytes >= GC_REWRITE_CHUNK_BYTES {
                 self.rewrite(std::mem::take(&mut pending), report)?;
                 pending_bytes = 0;
             }
-        }
+            Ok(())
+        })?;
         if !pending.is_empty() {
             self.rewrite(pending, report)?;
         }

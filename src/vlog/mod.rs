@@ -26,6 +26,7 @@
 
 pub mod format;
 pub mod gc;
+pub mod walk;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock, RwLock};

@@ -84,6 +84,10 @@ struct Args {
     /// Seed for key order and values.
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Run every engine this many times, interleaved (each round starts one engine later),
+    /// and report each figure from the run with the median ops/s, with the range beside it.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=99))]
+    repeat: u64,
     /// Directory for the databases (default: a temporary one).
     #[arg(long)]
     dir: Option<String>,
@@ -133,6 +137,9 @@ struct Row {
     /// redb never say).
     #[serde(default)]
     conflicts: u64,
+    /// With `--repeat`: ops/s of every run, in the order run (this row is the median's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<f64>,
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -324,6 +331,7 @@ fn child(name: &str, a: &Args) -> Result<(), String> {
             peak_rss_kib: proc_field("/proc/self/status", "VmHWM:"),
             settings: desc,
             conflicts: conflicts.swap(0, Ordering::Relaxed),
+            runs: Vec::new(),
         };
         println!("{}", serde_json::to_string(&row).expect("serializable"));
     };
@@ -590,9 +598,25 @@ fn parent(a: &Args) -> Result<Vec<Row>, String> {
         Some(e) => e.split(',').map(|s| s.trim().to_string()).collect(),
         None => engines::names().into_iter().map(String::from).collect(),
     };
+    let mut rounds = Vec::new();
+    for round in 0..a.repeat as usize {
+        // Each round starts one engine later, so none always runs first (or right after
+        // the same neighbour).
+        let mut order = names.clone();
+        order.rotate_left(round % names.len().max(1));
+        if a.repeat > 1 {
+            eprintln!("== round {} of {}", round + 1, a.repeat);
+        }
+        rounds.push(run_engines(&order)?);
+    }
+    Ok(median_rows(&names, rounds))
+}
+
+/// Runs each engine of `names` in its own child process, in order; their rows.
+fn run_engines(names: &[String]) -> Result<Vec<Row>, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut rows = Vec::new();
-    for name in &names {
+    for name in names {
         eprintln!("== {name}");
         let mut cmd = Command::new(&exe);
         cmd.args(std::env::args().skip(1))
@@ -620,6 +644,34 @@ fn parent(a: &Args) -> Result<Vec<Row>, String> {
         }
     }
     Ok(rows)
+}
+
+/// One row per engine (in `names`' order) and workload from several rounds of runs: the
+/// row of the run with the median ops/s (the lower middle for an even count; seconds for
+/// untimed rows), with every run's ops/s in `runs`. One round is returned as it is.
+fn median_rows(names: &[String], rounds: Vec<Vec<Row>>) -> Vec<Row> {
+    if rounds.len() == 1 {
+        return rounds.into_iter().next().unwrap_or_default();
+    }
+    let mut out = Vec::new();
+    for name in names {
+        let per_round: Vec<Vec<&Row>> = rounds
+            .iter()
+            .map(|rows| rows.iter().filter(|r| &r.engine == name).collect())
+            .collect();
+        // Every round ran the same workloads in the same order.
+        let n = per_round.iter().map(Vec::len).min().unwrap_or(0);
+        for i in 0..n {
+            let mut runs: Vec<&Row> = per_round.iter().map(|rows| rows[i]).collect();
+            let measure = |r: &Row| if r.ops > 0 { r.ops_per_sec } else { r.secs };
+            let all: Vec<f64> = runs.iter().map(|r| r.ops_per_sec).collect();
+            runs.sort_by(|x, y| measure(x).total_cmp(&measure(y)));
+            let mut row = runs[(runs.len() - 1) / 2].clone();
+            row.runs = all;
+            out.push(row);
+        }
+    }
+    out
 }
 
 fn report(a: &Args, rows: &[Row]) -> String {
@@ -661,6 +713,14 @@ fn report(a: &Args, rows: &[Row]) -> String {
         },
         a.cache_mib
     );
+    if a.repeat > 1 {
+        let _ = writeln!(
+            s,
+            "Median of {} runs per engine, interleaved (each round starts one engine later); \
+             every figure is from the median run, the ops/s range of all runs in brackets.\n",
+            a.repeat
+        );
+    }
     let _ = write!(s, "| workload |");
     for e in &engines {
         let _ = write!(s, " {e} ops/s |");
@@ -671,6 +731,11 @@ fn report(a: &Args, rows: &[Row]) -> String {
         let _ = write!(s, "| {w} |");
         for e in &engines {
             match find(e, w) {
+                Some(r) if r.runs.len() > 1 => {
+                    let lo = r.runs.iter().copied().fold(f64::INFINITY, f64::min);
+                    let hi = r.runs.iter().copied().fold(0.0, f64::max);
+                    let _ = write!(s, " {:.0} ({lo:.0}-{hi:.0}) |", r.ops_per_sec);
+                }
                 Some(r) => {
                     let _ = write!(s, " {:.0} |", r.ops_per_sec);
                 }
@@ -897,5 +962,73 @@ fn main() {
             eprintln!("{e}");
             std::process::exit(1);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(engine: &str, workload: &str, ops_per_sec: f64) -> Row {
+        Row {
+            engine: engine.into(),
+            workload: workload.into(),
+            ops: 100,
+            secs: 100.0 / ops_per_sec,
+            ops_per_sec,
+            p50_us: ops_per_sec, // marks which run a row came from
+            p99_us: 0.0,
+            p999_us: 0.0,
+            disk_bytes: 0,
+            device_write_bytes: 0,
+            peak_rss_kib: 0,
+            settings: String::new(),
+            conflicts: 0,
+            runs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn median_rows_takes_each_figure_from_the_median_run() {
+        let names = vec!["a".to_string(), "b".to_string()];
+        // Rounds run the engines in rotated order.
+        let rounds = vec![
+            vec![
+                row("a", "fill", 10.0),
+                row("a", "read", 50.0),
+                row("b", "fill", 7.0),
+            ],
+            vec![
+                row("b", "fill", 9.0),
+                row("a", "fill", 30.0),
+                row("a", "read", 40.0),
+            ],
+            vec![
+                row("a", "fill", 20.0),
+                row("a", "read", 60.0),
+                row("b", "fill", 8.0),
+            ],
+        ];
+        let m = median_rows(&names, rounds);
+        let got: Vec<(&str, &str, f64, &[f64])> = m
+            .iter()
+            .map(|r| (&r.engine[..], &r.workload[..], r.p50_us, &r.runs[..]))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", "fill", 20.0, &[10.0, 30.0, 20.0][..]),
+                ("a", "read", 50.0, &[50.0, 40.0, 60.0][..]),
+                ("b", "fill", 8.0, &[7.0, 9.0, 8.0][..]),
+            ]
+        );
+        // One round is passed through untouched; two take the lower middle.
+        let one = median_rows(&names, vec![vec![row("a", "fill", 5.0)]]);
+        assert!(one[0].runs.is_empty());
+        let two = median_rows(
+            &names,
+            vec![vec![row("a", "fill", 5.0)], vec![row("a", "fill", 3.0)]],
+        );
+        assert_eq!(two[0].p50_us, 3.0);
     }
 }
