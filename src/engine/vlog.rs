@@ -42,7 +42,7 @@ use crate::manifest::VlogChange;
 use crate::sstable::Lookup;
 use crate::stats::Counters;
 use crate::vlog::format::{check_framed, decode_payload, encode_value_record, Handle};
-use crate::vlog::walk::walk_value_records;
+use crate::vlog::walk::{read_sealed, walk_value_records};
 use crate::vlog::{gc, VlogFile};
 use crate::wal::format::LogKind;
 use crate::wal::LogWriter;
@@ -351,9 +351,7 @@ impl Engine {
                 Lookup::Pointer(p) if Handle::decode(&p) == Some(h) => p,
                 _ => return Ok(()),
             };
-            let rec = file
-                .read_at(h.offset, h.len as usize)
-                .map_err(|e| Error::io("reading", &path, e))?;
+            let rec = read_sealed(&*file, &path, h.offset, h.len)?;
             let payload = check_framed(&path, h.offset, &rec)?;
             let vr = decode_payload(&path, h.offset, &payload)?;
             pending_bytes += vr.value.len() + vr.key.len();

@@ -56,15 +56,7 @@ pub fn walk_value_records(
     mut f: impl FnMut(RecordHead) -> Result<()>,
 ) -> Result<()> {
     let bad = |at: u64, why: &str| Error::corruption(path, at, why);
-    let read = |at: u64, len: u64| {
-        file.read_at(at, len as usize).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                bad(at, "value-log file is shorter than its sealed length")
-            } else {
-                Error::io("reading", path, e)
-            }
-        })
-    };
+    let read = |at: u64, len: u64| read_sealed(file, path, at, len);
     let mut pos = 0u64;
     let mut first = true;
     while pos < sealed_len {
@@ -108,6 +100,22 @@ pub fn walk_value_records(
         pos += len;
     }
     Ok(())
+}
+
+/// Reads `len` bytes at `at` of a sealed value-log file.
+///
+/// # Errors
+///
+/// `Corruption` naming `path` when the file ends first (it is shorter than its sealed
+/// length), else the I/O error.
+pub fn read_sealed(file: &dyn RandomAccessFile, path: &Path, at: u64, len: u64) -> Result<Bytes> {
+    file.read_at(at, len as usize).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            Error::corruption(path, at, "value-log file is shorter than its sealed length")
+        } else {
+            Error::io("reading", path, e)
+        }
+    })
 }
 
 /// The key of the value record at `pos` (`len` bytes) whose first bytes are `head`,
