@@ -7,6 +7,7 @@
 #   ENGINES=stratakv,fjall scripts/bench_compare.sh 100000
 #   SETS=small-1t,ycsb-2t scripts/bench_compare.sh    # only these sets
 #   STAMP=2026-11-21-pm scripts/bench_compare.sh     # name the files (default: the date)
+#   REPEAT=3 scripts/bench_compare.sh   # each engine 3 times, interleaved; median run's figures
 #
 # Needs libclang (Debian: libclang-dev) for RocksDB's bindings; the first build of RocksDB
 # takes 20+ minutes on 2 cores (keep it: CARGO_TARGET_DIR=/some/dir reuses that build).
@@ -17,6 +18,7 @@ NUM=${1:-1000000}
 FEATURES=${FEATURES:-fjall,sled,redb,rocksdb}
 ENGINES=${ENGINES:-}
 SETS=${SETS:-}
+REPEAT=${REPEAT:-1}
 OUT=docs/bench
 mkdir -p "$OUT"
 cargo build --release -p stratakv-compare --features "$FEATURES"
@@ -32,9 +34,9 @@ run() {
   {
     echo "## $name"
     echo
-    echo "Command: \`stratakv-compare --num $num ${engines_arg[*]} $*\`"
+    echo "Command: \`stratakv-compare --num $num --repeat $REPEAT ${engines_arg[*]} $*\`"
     echo
-    "$BIN" --num "$num" "${engines_arg[@]}" --json "$OUT/$stamp-$name.json" "$@"
+    "$BIN" --num "$num" --repeat "$REPEAT" "${engines_arg[@]}" --json "$OUT/$stamp-$name.json" "$@"
   } > "$OUT/$stamp-$name.md"
 }
 run small-1t "$NUM" --value-size 100 --threads 1 \
