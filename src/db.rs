@@ -44,7 +44,9 @@ impl std::fmt::Debug for DbInner {
 
 impl DbInner {
     fn shutdown(&self) -> Result<()> {
-        let r = self.engine.shutdown();
+        // While the background threads still run: the flush it may need is theirs.
+        let settled = self.engine.settle_vlog_gc();
+        let r = self.engine.shutdown().and(settled);
         for t in lock(&self.threads).drain(..) {
             let _ = t.join();
         }

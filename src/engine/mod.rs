@@ -262,6 +262,8 @@ pub(crate) struct Engine {
     pub vlog: Mutex<Option<vlog::VlogWriter>>,
     /// Held by the one garbage collection running.
     pub gc_lock: Mutex<()>,
+    /// Set when close begins: a collection in progress ends after the file it is on.
+    pub gc_stop: AtomicBool,
     /// A collected value-log file waits for deletion (changed under `state`).
     pub vlog_deletes_waiting: AtomicBool,
 }

@@ -348,6 +348,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         snapshots: Mutex::new(BTreeMap::new()),
         vlog: Mutex::new(None),
         gc_lock: Mutex::new(()),
+        gc_stop: AtomicBool::new(false),
         vlog_deletes_waiting: AtomicBool::new(false),
         opts,
     };

@@ -12,9 +12,10 @@
 //! value goes into it.
 //!
 //! **Collect.** GC picks the sealed file with the highest discard ratio past
-//! `vlog_gc_discard_ratio` (`vlog/gc.rs`), reads it whole checking every checksum, and for
-//! each record whose key still points at it, hands the key, the expected handle and the
-//! value to the write path. The group-commit leader, which orders all writes, checks each
+//! `vlog_gc_discard_ratio` (`vlog/gc.rs`), walks its record headers (`vlog/walk.rs`, each
+//! header's checksum checked), and for each record whose key still points at it, reads the
+//! record whole, checks it, and hands the key, the expected handle and the value to the
+//! write path. The group-commit leader, which orders all writes, checks each
 //! key again and rewrites only those still pointing at the old record, so a newer write
 //! that raced with GC always wins. The rewrites are made durable, the file is recorded as
 //! collected at the sequence number of the last rewrite, and it is deleted (manifest first)
@@ -24,6 +25,10 @@
 //! keeps the file open until it is dropped. A crash before the collected record leaves the
 //! file live (its values are rewritten again later); after it, the next open replays the
 //! WAL with the file still listed, writes the result to tables, then deletes it.
+//!
+//! **Close.** Close lets a collection in progress finish its file (it starts no other) and,
+//! when collected files wait, flushes so that they are deleted before close returns
+//! (`settle_vlog_gc`): a collection cut short would leave both copies of what it moved.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;
@@ -278,7 +283,7 @@ impl Engine {
         let _one = lock(&self.gc_lock);
         let mut report = VlogGcReport::default();
         let mut tried = HashSet::new();
-        loop {
+        while !self.gc_stop.load(Ordering::Acquire) {
             let pick = {
                 let st = lock(&self.state);
                 let usage: Vec<gc::FileUsage> = st
@@ -309,6 +314,30 @@ impl Engine {
             );
         }
         Ok(report)
+    }
+
+    /// Before close: lets a collection in progress finish the file it is on (it starts no
+    /// other), then, if collected files wait for deletion, flushes so that they go now
+    /// rather than at the next open. A collection cut short by close would leave both
+    /// copies of the values it had moved; a collected file left behind holds disk space
+    /// nothing reads. Does nothing once writes have stopped or the database is closed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Engine::flush`]: a failed flush stops writes.
+    pub(crate) fn settle_vlog_gc(&self) -> Result<()> {
+        self.gc_stop.store(true, Ordering::Release);
+        let _one = lock(&self.gc_lock);
+        if self.check_writable().is_err() || !self.vlog_deletes_waiting.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.flush()?;
+        let deleted = self.delete_collected_vlogs()?;
+        tracing::debug!(
+            files = deleted,
+            "collected value-log files deleted at close"
+        );
+        Ok(())
     }
 
     /// True when a file passes the discard ratio or a collected file waits for deletion.
