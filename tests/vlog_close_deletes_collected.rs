@@ -4,22 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use stratakv::fs::{FileSystem, MemFs};
-use stratakv::{Db, Options};
-
-fn opts(fs: &MemFs) -> Options {
-    Options {
-        value_threshold: 100,
-        vlog_file_size: 64 << 10,
-        vlog_gc_discard_ratio: 0.4,
-        // Collection runs only when the test says, and nothing but close deletes afterwards.
-        vlog_gc_background: false,
-        fs: Arc::new(fs.clone()),
-        ..Options::default()
-    }
-}
+use stratakv::fs::MemFs;
+use stratakv::Db;
 
 /// 1000 incompressible bytes naming `i` and the round.
 fn val(round: u8, i: u32) -> Vec<u8> {
@@ -32,17 +18,13 @@ fn val(round: u8, i: u32) -> Vec<u8> {
 }
 
 fn exists(fs: &MemFs, n: u64) -> bool {
-    fs.exists(&stratakv::filename::vlog_path(
-        std::path::Path::new("/c"),
-        n,
-    ))
-    .unwrap()
+    common::vlog_file_exists(fs, "/c", n)
 }
 
 #[test]
 fn close_deletes_files_collected_while_a_snapshot_held_them() {
     let fs = MemFs::new();
-    let db = Db::open_with("/c", opts(&fs)).unwrap();
+    let db = Db::open_with("/c", common::gc_by_hand_options(&fs)).unwrap();
     // a and b keys alternate in the first files; overwriting the a keys makes them half
     // garbage.
     for i in 0..150 {
@@ -79,7 +61,7 @@ fn close_deletes_files_collected_while_a_snapshot_held_them() {
     for n in &collected {
         assert!(!exists(&fs, *n), "collected file {n} deleted at close");
     }
-    let db = Db::open_with("/c", opts(&fs)).unwrap();
+    let db = Db::open_with("/c", common::gc_by_hand_options(&fs)).unwrap();
     for i in 0..150 {
         for k in [format!("a{i:03}"), format!("b{i:03}")] {
             assert_eq!(db.get(&k).unwrap().as_deref(), Some(&val(2, i)[..]), "{k}");

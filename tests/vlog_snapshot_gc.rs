@@ -3,21 +3,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use stratakv::fs::MemFs;
 use stratakv::{Db, Options};
 
 fn opts(fs: &MemFs) -> Options {
-    Options {
-        value_threshold: 100,
-        vlog_file_size: 64 << 10,
-        vlog_gc_discard_ratio: 0.4,
-        // GC runs only when the test says, so the file is collected while the reader holds it.
-        vlog_gc_background: false,
-        fs: Arc::new(fs.clone()),
-        ..Options::default()
-    }
+    common::gc_by_hand_options(fs)
 }
 
 /// 2000 incompressible bytes naming `tag` and `i`.
@@ -55,12 +45,7 @@ fn half_garbage_file(db: &Db) -> u64 {
 }
 
 fn file_exists(fs: &MemFs, n: u64) -> bool {
-    use stratakv::fs::FileSystem;
-    fs.exists(&stratakv::filename::vlog_path(
-        std::path::Path::new("/s"),
-        n,
-    ))
-    .unwrap()
+    common::vlog_file_exists(fs, "/s", n)
 }
 
 #[test]

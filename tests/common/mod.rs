@@ -258,3 +258,24 @@ pub mod three_loads {
         assert_eq!(db.iter().count(), n as usize);
     }
 }
+
+/// Options for value-log GC tests: values from 100 bytes separated into 64 KiB files,
+/// collected past a 0.4 discard ratio, and only when the test calls `vlog_gc` (so a file is
+/// collected while a reader or snapshot holds it, and nothing deletes in the background).
+pub fn gc_by_hand_options(fs: &MemFs) -> Options {
+    Options {
+        value_threshold: 100,
+        vlog_file_size: 64 << 10,
+        vlog_gc_discard_ratio: 0.4,
+        vlog_gc_background: false,
+        fs: Arc::new(fs.clone()),
+        ..Options::default()
+    }
+}
+
+/// Whether value-log file `n` of the database in `dir` is on `fs`.
+pub fn vlog_file_exists(fs: &MemFs, dir: &str, n: u64) -> bool {
+    use stratakv::fs::FileSystem;
+    fs.exists(&stratakv::filename::vlog_path(std::path::Path::new(dir), n))
+        .unwrap()
+}
