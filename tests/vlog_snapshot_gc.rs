@@ -6,46 +6,10 @@ mod common;
 use stratakv::fs::MemFs;
 use stratakv::{Db, Options};
 
-fn opts(fs: &MemFs) -> Options {
-    common::gc_by_hand_options(fs)
-}
-
-/// 2000 incompressible bytes naming `tag` and `i`.
-fn val(tag: &str, i: u32) -> Vec<u8> {
-    let mut v = format!("{tag}-{i}-").into_bytes();
-    let mut rng = common::Rng::new(u64::from(i) << 8 | u64::from(tag.as_bytes()[0]));
-    while v.len() < 2000 {
-        v.push(rng.next_u64() as u8);
-    }
-    v
-}
-
-/// Writes A and B keys alternately into value-log files, overwrites the A keys (into later
-/// files) and compacts, so the first file is half garbage. Returns its number.
-fn half_garbage_file(db: &Db) -> u64 {
-    for i in 0..200 {
-        db.put(format!("a{i:03}"), val("A1", i)).unwrap();
-        db.put(format!("b{i:03}"), val("B1", i)).unwrap();
-    }
-    let first = db.vlog_files()[0].number;
-    for i in 0..200 {
-        db.put(format!("a{i:03}"), val("A2", i)).unwrap();
-    }
-    db.compact().unwrap();
-    let f = db
-        .vlog_files()
-        .into_iter()
-        .find(|f| f.number == first)
-        .unwrap();
-    assert!(
-        !f.active && f.discard_ratio >= 0.4,
-        "A1 values discarded: {f:?}"
-    );
-    first
-}
+use common::gc_by_hand::{half_garbage_file, options as opts, val};
 
 fn file_exists(fs: &MemFs, n: u64) -> bool {
-    common::vlog_file_exists(fs, "/s", n)
+    common::gc_by_hand::vlog_file_exists(fs, "/s", n)
 }
 
 #[test]

@@ -259,23 +259,64 @@ pub mod three_loads {
     }
 }
 
-/// Options for value-log GC tests: values from 100 bytes separated into 64 KiB files,
-/// collected past a 0.4 discard ratio, and only when the test calls `vlog_gc` (so a file is
-/// collected while a reader or snapshot holds it, and nothing deletes in the background).
-pub fn gc_by_hand_options(fs: &MemFs) -> Options {
-    Options {
-        value_threshold: 100,
-        vlog_file_size: 64 << 10,
-        vlog_gc_discard_ratio: 0.4,
-        vlog_gc_background: false,
-        fs: Arc::new(fs.clone()),
-        ..Options::default()
-    }
-}
+/// Value-log GC driven by hand: options, values, and a first file made half garbage.
+pub mod gc_by_hand {
+    use super::*;
+    use stratakv::Db;
 
-/// Whether value-log file `n` of the database in `dir` is on `fs`.
-pub fn vlog_file_exists(fs: &MemFs, dir: &str, n: u64) -> bool {
-    use stratakv::fs::FileSystem;
-    fs.exists(&stratakv::filename::vlog_path(std::path::Path::new(dir), n))
-        .unwrap()
+    /// Values from 100 bytes separated into 64 KiB files, collected past a 0.4 discard
+    /// ratio, and only when the test calls `vlog_gc` (so a file is collected while a reader
+    /// or snapshot holds it, and nothing deletes in the background).
+    pub fn options(fs: &MemFs) -> Options {
+        Options {
+            value_threshold: 100,
+            vlog_file_size: 64 << 10,
+            vlog_gc_discard_ratio: 0.4,
+            vlog_gc_background: false,
+            fs: Arc::new(fs.clone()),
+            ..Options::default()
+        }
+    }
+
+    /// 2000 incompressible bytes naming `tag` and `i`.
+    pub fn val(tag: &str, i: u32) -> Vec<u8> {
+        let mut v = format!("{tag}-{i}-").into_bytes();
+        let mut rng = Rng::new(u64::from(i) << 8 | u64::from(tag.as_bytes()[0]));
+        while v.len() < 2000 {
+            v.push(rng.next_u64() as u8);
+        }
+        v
+    }
+
+    /// Writes keys `a000..a199` and `b000..b199` alternately (values `A1`, `B1`) into
+    /// value-log files, overwrites the a keys (`A2`, into later files) and compacts, so the
+    /// first file is half garbage. Returns its number.
+    pub fn half_garbage_file(db: &Db) -> u64 {
+        for i in 0..200 {
+            db.put(format!("a{i:03}"), val("A1", i)).unwrap();
+            db.put(format!("b{i:03}"), val("B1", i)).unwrap();
+        }
+        let first = db.vlog_files()[0].number;
+        for i in 0..200 {
+            db.put(format!("a{i:03}"), val("A2", i)).unwrap();
+        }
+        db.compact().unwrap();
+        let f = db
+            .vlog_files()
+            .into_iter()
+            .find(|f| f.number == first)
+            .unwrap();
+        assert!(
+            !f.active && f.discard_ratio >= 0.4,
+            "A1 values discarded: {f:?}"
+        );
+        first
+    }
+
+    /// Whether value-log file `n` of the database in `dir` is on `fs`.
+    pub fn vlog_file_exists(fs: &MemFs, dir: &str, n: u64) -> bool {
+        use stratakv::fs::FileSystem;
+        fs.exists(&stratakv::filename::vlog_path(std::path::Path::new(dir), n))
+            .unwrap()
+    }
 }
