@@ -91,6 +91,13 @@ impl WriteBatch {
         self
     }
 
+    /// Adds a record pointing `key` at the value-log `handle` (value-log GC's moves; the
+    /// write path separates user values itself).
+    pub(crate) fn push_pointer(&mut self, key: &[u8], handle: &[u8]) {
+        encode_record(&mut self.rep, Kind::Pointer, key, handle);
+        self.count += 1;
+    }
+
     fn check(&mut self, key: &[u8], value: Option<&[u8]>) -> bool {
         if self.error.is_some() {
             return false;

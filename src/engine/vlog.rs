@@ -14,10 +14,12 @@
 //! **Collect.** GC picks the sealed file with the highest discard ratio past
 //! `vlog_gc_discard_ratio` (`vlog/gc.rs`), walks its record headers (`vlog/walk.rs`, each
 //! header's checksum checked), and for each record whose key still points at it, reads the
-//! record whole, checks it, and hands the key, the expected handle and the value to the
-//! write path. The group-commit leader, which orders all writes, checks each
-//! key again and rewrites only those still pointing at the old record, so a newer write
-//! that raced with GC always wins. The rewrites are made durable, the file is recorded as
+//! record whole, checks it, and hands the key, the expected handle and the record to the
+//! write path: the record as read when its value is stored under the current compression
+//! setting, else encoded again in the GC thread (never in the leader, whose queue waits).
+//! The group-commit leader, which orders all writes, checks each key again and appends
+//! the records of those still pointing at the old one, so a newer write that raced with GC
+//! always wins. The rewrites are made durable, the file is recorded as
 //! collected at the sequence number of the last rewrite, and it is deleted (manifest first)
 //! once no snapshot or transaction older than that sequence number remains and everything
 //! up to it is flushed (until then a WAL replay after a crash may meet handles into it:
@@ -31,6 +33,7 @@
 //! (`settle_vlog_gc`): a collection cut short would leave both copies of what it moved.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -44,9 +47,12 @@ use crate::error::{Error, Result};
 use crate::filename::vlog_path;
 use crate::key::Kind;
 use crate::manifest::VlogChange;
+use crate::sstable::format::compression_tag_of;
 use crate::sstable::Lookup;
 use crate::stats::Counters;
-use crate::vlog::format::{check_framed, decode_payload, encode_value_record, Handle};
+use crate::vlog::format::{
+    check_framed, decode_payload, encode_value_record, parse_payload, Handle,
+};
 use crate::vlog::walk::{read_sealed, walk_value_records};
 use crate::vlog::{gc, VlogFile};
 use crate::wal::format::LogKind;
@@ -66,7 +72,11 @@ pub(crate) struct VlogWriter {
 pub(crate) struct RewriteEntry {
     pub key: Bytes,
     pub handle: Bytes,
-    pub value: Bytes,
+    /// The framed value record to append as it is: the one read (checked) when it is
+    /// stored under the current compression, else one GC encoded again.
+    pub record: Bytes,
+    /// Bytes of key and value (decompressed), for the report.
+    pub moved_bytes: usize,
 }
 
 /// What a garbage collection did.
@@ -132,6 +142,60 @@ impl Engine {
         if batches.iter().all(|b| b.max_value_len() < t) {
             return Ok(Vec::new());
         }
+        let compression = self.opts.vlog_compression.unwrap_or(self.opts.compression);
+        self.append_to_vlog(|file, base, framed| {
+            let mut out = Vec::with_capacity(batches.len());
+            let mut handle = Vec::with_capacity(16);
+            for b in batches {
+                if b.max_value_len() < t {
+                    out.push(None);
+                    continue;
+                }
+                let mut recs = Vec::with_capacity(b.records().len().min(4096));
+                for_each_record(b.records(), |kind, key, value| {
+                    if kind == Kind::Put && value.len() >= t {
+                        let offset = base + framed.len() as u64;
+                        let len = encode_value_record(framed, key, value, compression);
+                        handle.clear();
+                        Handle { file, offset, len }.encode_to(&mut handle);
+                        encode_record(&mut recs, Kind::Pointer, key, &handle);
+                    } else {
+                        encode_record(&mut recs, kind, key, value);
+                    }
+                });
+                out.push(Some(recs));
+            }
+            out
+        })
+    }
+
+    /// Appends the records GC moves (`live`, whose keys still point at the old copies) to
+    /// the value log as they are; returns the batch pointing the keys at the new copies.
+    pub(crate) fn append_moved(&self, live: &[&RewriteEntry]) -> Result<WriteBatch> {
+        self.append_to_vlog(|file, base, framed| {
+            framed.reserve(live.iter().map(|e| e.record.len()).sum());
+            let mut batch = WriteBatch::new();
+            let mut handle = Vec::with_capacity(16);
+            for e in live {
+                let offset = base + framed.len() as u64;
+                framed.extend_from_slice(&e.record);
+                handle.clear();
+                Handle {
+                    file,
+                    offset,
+                    len: e.record.len() as u64,
+                }
+                .encode_to(&mut handle);
+                batch.push_pointer(&e.key, &handle);
+            }
+            batch
+        })
+    }
+
+    /// Appends what `fill(file, base, framed)` frames to the active value-log file (sealing
+    /// a full one first): a record framed at `framed.len()` lands at `base + framed.len()`
+    /// of file `file`. Only the group-commit leader appends.
+    fn append_to_vlog<T>(&self, fill: impl FnOnce(u64, u64, &mut Vec<u8>) -> T) -> Result<T> {
         let full = lock(&self.vlog)
             .as_ref()
             .is_none_or(|w| w.log.len() >= self.opts.vlog_file_size);
@@ -143,33 +207,7 @@ impl Engine {
         let base = w.log.len();
         let mut framed = Vec::new();
         w.log.frame_sync_mark(&mut framed); // before any offset is taken
-        let mut out = Vec::with_capacity(batches.len());
-        let mut handle = Vec::with_capacity(16);
-        let compression = self.opts.vlog_compression.unwrap_or(self.opts.compression);
-        for b in batches {
-            if b.max_value_len() < t {
-                out.push(None);
-                continue;
-            }
-            let mut recs = Vec::with_capacity(b.records().len().min(4096));
-            for_each_record(b.records(), |kind, key, value| {
-                if kind == Kind::Put && value.len() >= t {
-                    let offset = base + framed.len() as u64;
-                    let len = encode_value_record(&mut framed, key, value, compression);
-                    handle.clear();
-                    Handle {
-                        file: w.number,
-                        offset,
-                        len,
-                    }
-                    .encode_to(&mut handle);
-                    encode_record(&mut recs, Kind::Pointer, key, &handle);
-                } else {
-                    encode_record(&mut recs, kind, key, value);
-                }
-            });
-            out.push(Some(recs));
-        }
+        let out = fill(w.number, base, &mut framed);
         w.log.append_framed(&framed)?;
         Counters::add(&self.counters.vlog_bytes_written, framed.len() as u64);
         Ok(out)
@@ -262,18 +300,21 @@ impl Engine {
 
     /// In the group-commit leader: the batch of `entries` whose keys still point at the
     /// handle GC read (every earlier write is applied, none can come between).
-    pub(crate) fn still_live(&self, entries: &[RewriteEntry]) -> Result<WriteBatch> {
+    pub(crate) fn still_live<'a>(
+        &self,
+        entries: &'a [RewriteEntry],
+    ) -> Result<Vec<&'a RewriteEntry>> {
         let seq = self.last_seq.load(Ordering::Relaxed);
         let sv = self.sv.load();
-        let mut batch = WriteBatch::new();
+        let mut live = Vec::with_capacity(entries.len());
         for e in entries {
             if let Lookup::Pointer(h) = self.lookup(&sv, &e.key, seq)? {
                 if h == e.handle {
-                    batch.put(&e.key, &e.value);
+                    live.push(e);
                 }
             }
         }
-        Ok(batch)
+        Ok(live)
     }
 
     /// Collects every value-log file past the discard ratio, then deletes the collected
@@ -382,13 +423,9 @@ impl Engine {
             };
             let rec = read_sealed(&*file, &path, h.offset, h.len)?;
             let payload = check_framed(&path, h.offset, &rec)?;
-            let vr = decode_payload(&path, h.offset, &payload)?;
-            pending_bytes += vr.value.len() + vr.key.len();
-            pending.push(RewriteEntry {
-                key: vr.key,
-                handle,
-                value: vr.value,
-            });
+            let entry = self.rewrite_entry(&path, h.offset, rec, &payload, handle)?;
+            pending_bytes += entry.record.len();
+            pending.push(entry);
             if pending_bytes >= GC_REWRITE_CHUNK_BYTES {
                 self.rewrite(std::mem::take(&mut pending), report)?;
                 pending_bytes = 0;
@@ -418,6 +455,40 @@ impl Engine {
             "value-log file collected"
         );
         Ok(())
+    }
+
+    /// What GC hands the write path for the checked record `rec` (read from `path` at
+    /// `offset`, its payload `payload`): the record as it is when its value is stored under
+    /// the current compression setting, so that the move copies bytes; else the value
+    /// decompressed and encoded again under the setting (in this thread, not the leader's).
+    fn rewrite_entry(
+        &self,
+        path: &Path,
+        offset: u64,
+        rec: Bytes,
+        payload: &Bytes,
+        handle: Bytes,
+    ) -> Result<RewriteEntry> {
+        let compression = self.opts.vlog_compression.unwrap_or(self.opts.compression);
+        let stored = parse_payload(path, offset, payload)?;
+        if stored.tag == compression_tag_of(compression) {
+            let moved_bytes = stored.key.len() + stored.value_len().unwrap_or(0);
+            return Ok(RewriteEntry {
+                key: stored.key,
+                handle,
+                record: rec,
+                moved_bytes,
+            });
+        }
+        let vr = decode_payload(path, offset, payload)?;
+        let mut record = Vec::with_capacity(rec.len());
+        encode_value_record(&mut record, &vr.key, &vr.value, compression);
+        Ok(RewriteEntry {
+            moved_bytes: vr.key.len() + vr.value.len(),
+            key: vr.key,
+            handle,
+            record: record.into(),
+        })
     }
 
     fn rewrite(&self, entries: Vec<RewriteEntry>, report: &mut VlogGcReport) -> Result<()> {

@@ -331,38 +331,46 @@ impl Engine {
                 sync |= *s;
             }
         }
-        self.commit_batches(&batches, group, sync, true)
+        self.commit_batches(&batches, group, sync)
     }
 
-    /// Applies GC's rewrites whose keys still point at the old copies.
+    /// Applies GC's rewrites whose keys still point at the old copies: their records are
+    /// appended to the value log as they are, and the keys pointed at the new copies.
     fn commit_rewrite(
         &self,
         entries: &[super::vlog::RewriteEntry],
         slot: &Arc<Slot>,
     ) -> Result<Option<u64>> {
-        let batch = self.still_live(entries)?;
-        if batch.is_empty() {
+        let live = self.still_live(entries)?;
+        if live.is_empty() {
             return Ok(None);
         }
-        slot.rewritten
-            .0
-            .store(batch.len() as u64, Ordering::Release);
-        slot.rewritten
-            .1
-            .store(batch.payload_bytes() as u64, Ordering::Release);
+        slot.rewritten.0.store(live.len() as u64, Ordering::Release);
+        let moved: usize = live.iter().map(|e| e.moved_bytes).sum();
+        slot.rewritten.1.store(moved as u64, Ordering::Release);
+        let records: usize = live.iter().map(|e| e.record.len()).sum();
+        // A pointer record: kind, key and handle, each handle of up to 3 varints.
+        let pointers: usize = live.iter().map(|e| e.key.len() + 40).sum();
+        let mem = self.make_room(pointers, records, false)?;
+        let batch = match self.append_moved(&live) {
+            Ok(b) => b,
+            Err(e) => {
+                self.set_poison(&e);
+                return Err(e);
+            }
+        };
         let sync = self.opts.wal_sync == SyncMode::Always;
-        self.commit_batches(&[&batch], std::slice::from_ref(slot), sync, false)
+        let group = std::slice::from_ref(slot);
+        self.log_and_apply(&[&batch], &[batch.records()], group, sync, false, &mem)
     }
 
-    /// Appends `batches` (one per slot of `group`) to the value log, the WAL and the
-    /// memtable under consecutive sequence numbers. `from_user` is false for GC's
-    /// rewrites, which are not counted as user writes.
+    /// Appends user `batches` (one per slot of `group`) to the value log, the WAL and the
+    /// memtable under consecutive sequence numbers.
     fn commit_batches(
         &self,
         batches: &[&WriteBatch],
         group: &[Arc<Slot>],
         sync: bool,
-        from_user: bool,
     ) -> Result<Option<u64>> {
         let bytes: usize = batches.iter().map(|b| b.encoded_len()).sum();
         let t = self.opts.value_threshold;
@@ -376,17 +384,35 @@ impl Engine {
             }
         };
         // Each batch's records as written: with handles where values were separated.
-        let records = |i: usize| -> &[u8] {
-            separated
-                .get(i)
-                .and_then(|s| s.as_deref())
-                .unwrap_or(batches[i].records())
-        };
+        let records: Vec<&[u8]> = (0..batches.len())
+            .map(|i| {
+                separated
+                    .get(i)
+                    .and_then(|s| s.as_deref())
+                    .unwrap_or(batches[i].records())
+            })
+            .collect();
+        self.log_and_apply(batches, &records, group, sync, true, &mem)
+    }
+
+    /// Appends `records` (those of `batches`, values already separated; one per slot of
+    /// `group`) to the WAL and to `mem` under consecutive sequence numbers, and makes them
+    /// visible; returns the WAL position to wait for when `sync`. `from_user` is false for
+    /// GC's rewrites, which are not counted as user writes.
+    fn log_and_apply(
+        &self,
+        batches: &[&WriteBatch],
+        records: &[&[u8]],
+        group: &[Arc<Slot>],
+        sync: bool,
+        from_user: bool,
+        mem: &Memtable,
+    ) -> Result<Option<u64>> {
         let first = self.last_seq.load(Ordering::Relaxed) + 1;
         let (header, count) = group_header(batches, first);
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 1);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(records.len() + 1);
         parts.push(&header);
-        parts.extend((0..batches.len()).map(records));
+        parts.extend_from_slice(records);
         let last = first + u64::from(count) - 1;
         if last > SEQNO_MAX {
             let e = Error::invalid("sequence numbers are exhausted");
@@ -409,8 +435,8 @@ impl Engine {
             self.durable.written.fetch_add(wal_bytes, Ordering::Relaxed) + wal_bytes
         };
         let mut seq = first;
-        for (i, s) in group.iter().enumerate() {
-            for_each_record(records(i), |kind, key, value| {
+        for (s, recs) in group.iter().zip(records) {
+            for_each_record(recs, |kind, key, value| {
                 mem.add(seq, kind, key, value);
                 // Before `visible_seq` moves: see `cache::hot`.
                 if let Some(hot) = &self.hot {

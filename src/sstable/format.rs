@@ -165,6 +165,17 @@ pub fn compress_block(raw: &[u8], c: Compression) -> (Vec<u8>, u8) {
     (out, tag)
 }
 
+/// The tag a payload compressed with `c` carries (one stored as is carries
+/// [`compression_tag::NONE`] whatever `c` is).
+pub fn compression_tag_of(c: Compression) -> u8 {
+    match c {
+        Compression::None => compression_tag::NONE,
+        Compression::Snappy => compression_tag::SNAPPY,
+        Compression::Lz4 => compression_tag::LZ4,
+        Compression::Zstd { .. } => compression_tag::ZSTD,
+    }
+}
+
 /// Appends to `out` the payload [`compress_block`] would return for `raw` and returns its
 /// tag: no buffer of its own, so a value-log record or a table block is framed where it is
 /// compressed (for a 64 KiB value, zeroing a buffer of its own and copying the result out

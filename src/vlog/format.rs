@@ -29,11 +29,11 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use crate::coding::{put_varint64, Reader};
+use crate::coding::{get_varint64, put_varint64, Reader};
 use crate::crc;
 use crate::error::{Error, Result};
 use crate::options::Compression;
-use crate::sstable::format::{compress_into, decompress};
+use crate::sstable::format::{compress_into, compression_tag, decompress};
 use crate::testing::crc_differs;
 use crate::wal::format::{begin_record, end_record, RecordType, RECORD_HEADER_BYTES};
 
@@ -102,22 +102,59 @@ pub struct ValueRecord {
     pub stored_len: usize,
 }
 
+/// A value record's payload parsed up to its value, which is left as stored.
+#[derive(Debug, Clone)]
+pub struct StoredValue {
+    /// The compression tag the value is stored under.
+    pub tag: u8,
+    /// The user key it was written for.
+    pub key: Bytes,
+    /// The value as stored: as is (tag 0), or its uncompressed length and compressed bytes.
+    pub stored: Bytes,
+}
+
+impl StoredValue {
+    /// Length of the value once decompressed, read from the stored bytes; `None` when they
+    /// do not start with one.
+    pub fn value_len(&self) -> Option<usize> {
+        if self.tag == compression_tag::NONE {
+            return Some(self.stored.len());
+        }
+        get_varint64(&self.stored).and_then(|(n, _)| usize::try_from(n).ok())
+    }
+}
+
+/// Parses a value record's payload (already checked by its CRC) without decompressing it.
+///
+/// # Errors
+///
+/// `Corruption` naming `path` and `offset` when it is malformed.
+pub fn parse_payload(path: &Path, offset: u64, payload: &Bytes) -> Result<StoredValue> {
+    let bad = |why: &str| Error::corruption(path, offset, why);
+    let mut r = Reader::new(payload);
+    let tag = r.u8().ok_or_else(|| bad("empty value record"))?;
+    let key = r
+        .length_prefixed()
+        .ok_or_else(|| bad("value record key runs past its end"))?;
+    let key = payload.slice_ref(key);
+    let stored = payload.slice(r.pos()..);
+    let s = StoredValue { tag, key, stored };
+    match s.value_len() {
+        Some(_) => Ok(s),
+        None => Err(bad("value record's value length is malformed")),
+    }
+}
+
 /// Parses a value record's payload (already checked by its CRC).
 ///
 /// # Errors
 ///
 /// `Corruption` naming `path` and `offset` when it is malformed or does not decompress.
 pub fn decode_payload(path: &Path, offset: u64, payload: &Bytes) -> Result<ValueRecord> {
-    let bad = |why: String| Error::corruption(path, offset, why);
-    let mut r = Reader::new(payload);
-    let tag = r.u8().ok_or_else(|| bad("empty value record".into()))?;
-    let key = r
-        .length_prefixed()
-        .ok_or_else(|| bad("value record key runs past its end".into()))?;
-    let key = payload.slice_ref(key);
-    let stored = payload.slice(r.pos()..);
+    let StoredValue { tag, key, stored } = parse_payload(path, offset, payload)?;
     let stored_len = stored.len();
-    let value = decompress(stored, tag).map_err(|why| bad(format!("value record: {why}")))?;
+    let value = decompress(stored, tag)
+        .map_err(|why| Error::corruption(path, offset, format!("value record: {why}")))?;
     Ok(ValueRecord {
         key,
         value,
@@ -175,6 +212,28 @@ mod tests {
         let payload = check_framed(p, 34, &Bytes::from(out)).unwrap();
         let r = decode_payload(p, 34, &payload).unwrap();
         assert_eq!((&r.key[..], &r.value[..]), (&b"k"[..], &b"vv"[..]));
+    }
+
+    #[test]
+    fn parse_payload_leaves_the_value_as_stored() {
+        let p = Path::new("1.vlog");
+        for (c, tag) in [
+            (Compression::None, compression_tag::NONE),
+            (Compression::Lz4, compression_tag::LZ4),
+        ] {
+            let mut out = Vec::new();
+            encode_value_record(&mut out, b"key", &[b'x'; 5000], c);
+            let payload = check_framed(p, 0, &Bytes::from(out)).unwrap();
+            let s = parse_payload(p, 0, &payload).unwrap();
+            assert_eq!(
+                (s.tag, &s.key[..], s.value_len()),
+                (tag, &b"key"[..], Some(5000))
+            );
+            assert_eq!(s.stored.len() + 5, payload.len(), "{c:?}");
+        }
+        // A compressed value whose declared length is cut off.
+        let bad = Bytes::from_static(&[compression_tag::LZ4, 1, b'k', 0x80]);
+        assert!(parse_payload(p, 0, &bad).unwrap_err().is_corruption());
     }
 
     #[test]

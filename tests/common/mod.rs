@@ -292,6 +292,11 @@ pub mod gc_by_hand {
     /// value-log files, overwrites the a keys (`A2`, into later files) and compacts, so the
     /// first file is half garbage. Returns its number.
     pub fn half_garbage_file(db: &Db) -> u64 {
+        half_garbage_file_with(db, val)
+    }
+
+    /// [`half_garbage_file`] with values made by `val(tag, i)`.
+    pub fn half_garbage_file_with(db: &Db, val: fn(&str, u32) -> Vec<u8>) -> u64 {
         for i in 0..200 {
             db.put(format!("a{i:03}"), val("A1", i)).unwrap();
             db.put(format!("b{i:03}"), val("B1", i)).unwrap();
