@@ -92,6 +92,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         mmap: opts.mmap_reads,
         verify: opts.verify_checksums,
         cache: block_cache.clone(),
+        cache_values: opts.cache_values,
         limit: Some(TableLimit {
             fs: fs.clone(),
             open: open_tables.clone(),

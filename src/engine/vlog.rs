@@ -225,7 +225,7 @@ impl Engine {
             self.fs.clone(),
             &self.dir,
             number,
-            self.block_cache.clone(),
+            self.block_cache.clone().filter(|_| self.opts.cache_values),
             self.opts.mmap_reads,
         )?);
         let mut vc = VlogChange {

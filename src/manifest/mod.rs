@@ -365,7 +365,10 @@ impl VersionSet {
                 self.fs.clone(),
                 &self.dir,
                 n,
-                self.table_opts.cache.clone(),
+                self.table_opts
+                    .cache
+                    .clone()
+                    .filter(|_| self.table_opts.cache_values),
                 self.table_opts.mmap,
             )?;
             // Sealed below if it was not: no file found at open is ever written again.

@@ -31,6 +31,8 @@ pub struct TableOpenOptions {
     pub verify: bool,
     /// The shared block cache, if any.
     pub cache: Option<Arc<BlockCache>>,
+    /// Value-log files cache the values read in `cache` too (`Options::cache_values`).
+    pub cache_values: bool,
     /// The bound on open tables, if any; without one a table stays open while it lives.
     pub limit: Option<TableLimit>,
     /// The worker that reads ahead for long forward scans, if any.
