@@ -142,7 +142,7 @@ impl Engine {
         if batches.iter().all(|b| b.max_value_len() < t) {
             return Ok(Vec::new());
         }
-        let compression = self.opts.vlog_compression.unwrap_or(self.opts.compression);
+        let compression = self.vlog_compression();
         self.append_to_vlog(|file, base, framed| {
             let mut out = Vec::with_capacity(batches.len());
             let mut handle = Vec::with_capacity(16);
@@ -167,6 +167,11 @@ impl Engine {
             }
             out
         })
+    }
+
+    /// How values go into the value log: `vlog_compression`, else the tables' setting.
+    fn vlog_compression(&self) -> crate::options::Compression {
+        self.opts.vlog_compression.unwrap_or(self.opts.compression)
     }
 
     /// Appends the records GC moves (`live`, whose keys still point at the old copies) to
@@ -298,8 +303,8 @@ impl Engine {
         r
     }
 
-    /// In the group-commit leader: the batch of `entries` whose keys still point at the
-    /// handle GC read (every earlier write is applied, none can come between).
+    /// In the group-commit leader: the `entries` whose keys still point at the handle GC
+    /// read (every earlier write is applied, none can come between).
     pub(crate) fn still_live<'a>(
         &self,
         entries: &'a [RewriteEntry],
@@ -469,7 +474,7 @@ impl Engine {
         payload: &Bytes,
         handle: Bytes,
     ) -> Result<RewriteEntry> {
-        let compression = self.opts.vlog_compression.unwrap_or(self.opts.compression);
+        let compression = self.vlog_compression();
         let stored = parse_payload(path, offset, payload)?;
         if stored.tag == compression_tag_of(compression) {
             let moved_bytes = stored.key.len() + stored.value_len().unwrap_or(0);

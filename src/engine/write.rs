@@ -361,7 +361,7 @@ impl Engine {
         };
         let sync = self.opts.wal_sync == SyncMode::Always;
         let group = std::slice::from_ref(slot);
-        self.log_and_apply(&[&batch], &[batch.records()], group, sync, false, &mem)
+        self.log_and_apply(&[&batch], &|_| batch.records(), group, sync, false, &mem)
     }
 
     /// Appends user `batches` (one per slot of `group`) to the value log, the WAL and the
@@ -384,25 +384,23 @@ impl Engine {
             }
         };
         // Each batch's records as written: with handles where values were separated.
-        let records: Vec<&[u8]> = (0..batches.len())
-            .map(|i| {
-                separated
-                    .get(i)
-                    .and_then(|s| s.as_deref())
-                    .unwrap_or(batches[i].records())
-            })
-            .collect();
+        let records = |i: usize| -> &[u8] {
+            separated
+                .get(i)
+                .and_then(|s| s.as_deref())
+                .unwrap_or(batches[i].records())
+        };
         self.log_and_apply(batches, &records, group, sync, true, &mem)
     }
 
-    /// Appends `records` (those of `batches`, values already separated; one per slot of
-    /// `group`) to the WAL and to `mem` under consecutive sequence numbers, and makes them
-    /// visible; returns the WAL position to wait for when `sync`. `from_user` is false for
-    /// GC's rewrites, which are not counted as user writes.
-    fn log_and_apply(
+    /// Appends `records(i)` for each of `batches` (its records with values already
+    /// separated; one batch per slot of `group`) to the WAL and to `mem` under consecutive
+    /// sequence numbers, and makes them visible; returns the WAL position to wait for when
+    /// `sync`. `from_user` is false for GC's rewrites, which are not counted as user writes.
+    fn log_and_apply<'a>(
         &self,
         batches: &[&WriteBatch],
-        records: &[&[u8]],
+        records: &dyn Fn(usize) -> &'a [u8],
         group: &[Arc<Slot>],
         sync: bool,
         from_user: bool,
@@ -410,9 +408,11 @@ impl Engine {
     ) -> Result<Option<u64>> {
         let first = self.last_seq.load(Ordering::Relaxed) + 1;
         let (header, count) = group_header(batches, first);
-        let mut parts: Vec<&[u8]> = Vec::with_capacity(records.len() + 1);
+        let mut parts: Vec<&[u8]> = Vec::with_capacity(batches.len() + 1);
         parts.push(&header);
-        parts.extend_from_slice(records);
+        for i in 0..batches.len() {
+            parts.push(records(i));
+        }
         let last = first + u64::from(count) - 1;
         if last > SEQNO_MAX {
             let e = Error::invalid("sequence numbers are exhausted");
@@ -435,8 +435,8 @@ impl Engine {
             self.durable.written.fetch_add(wal_bytes, Ordering::Relaxed) + wal_bytes
         };
         let mut seq = first;
-        for (s, recs) in group.iter().zip(records) {
-            for_each_record(recs, |kind, key, value| {
+        for (i, s) in group.iter().enumerate() {
+            for_each_record(records(i), |kind, key, value| {
                 mem.add(seq, kind, key, value);
                 // Before `visible_seq` moves: see `cache::hot`.
                 if let Some(hot) = &self.hot {
