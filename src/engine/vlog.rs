@@ -53,8 +53,8 @@ use crate::stats::Counters;
 use crate::vlog::format::{
     check_framed, decode_payload, encode_value_record, parse_payload, Handle,
 };
+use crate::vlog::gc;
 use crate::vlog::walk::{read_sealed, walk_value_records};
-use crate::vlog::{gc, VlogFile};
 use crate::wal::format::LogKind;
 use crate::wal::LogWriter;
 
@@ -226,13 +226,7 @@ impl Engine {
         let path = vlog_path(&self.dir, number);
         let mut log = LogWriter::create(self.fs.clone(), &self.dir, path, LogKind::Vlog, number)?;
         log.sync()?; // the header and the directory entry
-        let file = Arc::new(VlogFile::open(
-            self.fs.clone(),
-            &self.dir,
-            number,
-            self.block_cache.clone().filter(|_| self.opts.cache_values),
-            self.opts.mmap_reads,
-        )?);
+        let file = Arc::new(st.versions.open_vlog_file(number)?);
         let mut vc = VlogChange {
             added: vec![file],
             ..VlogChange::default()

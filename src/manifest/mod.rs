@@ -352,6 +352,23 @@ impl VersionSet {
     /// WAL records being replayed may still point into them (versions GC superseded). The
     /// file that was active at the crash is read whole: its valid records end at the first
     /// torn one, and it is sealed there (a torn tail, counted, never appended after).
+    /// Opens value-log file `n` for reading, with the store's read settings (mmap, and the
+    /// block cache only when values are cached).
+    ///
+    /// # Errors
+    ///
+    /// The I/O error opening it.
+    pub fn open_vlog_file(&self, n: u64) -> Result<VlogFile> {
+        let cache = self.table_opts.cache.clone();
+        VlogFile::open(
+            self.fs.clone(),
+            &self.dir,
+            n,
+            cache.filter(|_| self.table_opts.cache_values),
+            self.table_opts.mmap,
+        )
+    }
+
     fn open_vlogs(&mut self) -> Result<BTreeMap<u64, Arc<VlogFile>>> {
         let mut open = BTreeMap::new();
         let numbers: Vec<u64> = self
@@ -361,16 +378,7 @@ impl VersionSet {
             .map(|(&n, _)| n)
             .collect();
         for n in numbers {
-            let f = VlogFile::open(
-                self.fs.clone(),
-                &self.dir,
-                n,
-                self.table_opts
-                    .cache
-                    .clone()
-                    .filter(|_| self.table_opts.cache_values),
-                self.table_opts.mmap,
-            )?;
+            let f = self.open_vlog_file(n)?;
             // Sealed below if it was not: no file found at open is ever written again.
             f.seal();
             let path = vlog_path(&self.dir, n);
