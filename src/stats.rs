@@ -117,8 +117,12 @@ pub struct RecoveryStats {
     pub wal_files: u64,
     /// WAL records (write groups) replayed.
     pub wal_records: u64,
-    /// Bytes of torn tail dropped from the newest WAL.
+    /// Bytes of unsynced WAL writes dropped: a torn tail, and every record after the first
+    /// write lost (in a segment no later sync mark declares whole).
     pub torn_tail_bytes: u64,
+    /// WAL records (write groups) dropped because an unsynced write before them was lost:
+    /// what was recovered is the prefix of the writes before the loss.
+    pub wal_records_dropped: u64,
     /// Bytes of torn tail dropped from the value-log file active at the crash.
     pub vlog_torn_tail_bytes: u64,
     /// Bytes of torn tail dropped from the manifest (an edit whose sync never completed).
@@ -357,8 +361,10 @@ impl fmt::Display for Stats {
             (
                 "recovered wal",
                 format!(
-                    "{} files, {} records",
-                    self.recovery.wal_files, self.recovery.wal_records
+                    "{} files, {} records ({} dropped after a lost write)",
+                    self.recovery.wal_files,
+                    self.recovery.wal_records,
+                    self.recovery.wal_records_dropped
                 ),
             ),
             (

@@ -1,8 +1,8 @@
 //! WAL segments grow in preallocated steps (zeros ahead of the records, so an fsynced write
 //! commits no new file size): the newest segment ends in zeros while it is written, a power
 //! loss at any moment recovers every synced write without calling the zeros a torn tail or
-//! damage, and every segment no longer written to (frozen, or sealed at close) ends at its
-//! last record.
+//! damage, and every segment no longer written to ends at its last record once it is made
+//! durable (a frozen one before the next segment's first fsync, the last at close).
 
 mod common;
 
@@ -87,8 +87,9 @@ fn preallocated_wal_segments_recover_every_synced_write() {
 }
 
 /// A frozen memtable whose flush cannot finish (table creation fails) keeps its segment
-/// needed: a power loss then replays it strictly (only the newest segment may end in
-/// zeros), so it must have been cut back to its records before the next segment started.
+/// needed. A synced write in the next segment makes it durable first, cut back to its
+/// records: the next segment's sync mark declares it whole, so a power loss then replays
+/// it strictly.
 #[test]
 fn a_frozen_segment_ends_at_its_last_record() {
     // The failed flush stops writes at a moment of its own: the scenario needs a write

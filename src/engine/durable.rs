@@ -4,9 +4,9 @@
 //! Every byte appended to any WAL segment since open has a position in one cumulative count
 //! (`written`). A writer that needs durability waits until `synced` passes the end of its
 //! record. If no fsync is running it runs one itself: under the WAL lock it reads `written`
-//! and takes a sync handle of the current segment (earlier segments were fsynced whole
-//! when they were retired), then fsyncs outside the lock, so that the next group can append
-//! meanwhile and share the next fsync. A failed fsync poisons the write path; `synced` never
+//! and takes a sync handle of the current segment, then fsyncs outside the lock (the value
+//! log, then the older segments a freeze retired unsynced, then this one: `retired.rs`),
+//! so that the next group can append meanwhile and share the next fsync. A failed fsync poisons the write path; `synced` never
 //! moves past it (RELIABILITY rule 4).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,18 +36,6 @@ pub(crate) struct Durability {
     cv: Condvar,
     /// Cumulative bytes appended to the WAL since open; changed under the WAL lock.
     pub written: AtomicU64,
-}
-
-impl Durability {
-    /// Records that everything written so far is durable (a segment was fsynced whole).
-    /// Called with the WAL lock held.
-    pub fn mark_all_synced(&self) {
-        let w = self.written.load(Ordering::Relaxed);
-        let mut st = lock(&self.state);
-        st.synced = st.synced.max(w);
-        drop(st);
-        self.cv.notify_all();
-    }
 }
 
 impl Engine {
@@ -101,9 +89,10 @@ impl Engine {
         }
     }
 
-    /// Fsyncs the current segment, the active value-log file first; returns the cumulative
-    /// WAL position it covers. Every value the covered records point at was appended to the
-    /// value log before them, so the value-log fsync covers it.
+    /// Fsyncs the current segment, the active value-log file and the retired segments
+    /// first; returns the cumulative WAL position it covers. Every value the covered records
+    /// point at was appended to the value log before them, so the value-log fsync covers it;
+    /// a sync mark later framed in this segment declares the older ones whole.
     fn sync_current_segment(&self) -> Result<u64> {
         if is_broken(Breakage::SkipWalSync) {
             return Ok(self.durable.written.load(Ordering::Relaxed));
@@ -120,16 +109,19 @@ impl Engine {
         let mut wal = lock(&self.wal);
         let w = wal.as_mut().ok_or(Error::Closed)?;
         let target = self.durable.written.load(Ordering::Relaxed);
+        let number = w.number();
         Counters::add(&self.counters.wal_syncs, 1);
         match w.sync_point() {
             Some(h) => {
                 drop(wal);
                 self.sync_vlog()?;
+                self.sync_retired(number)?;
                 h.sync()
                     .map_err(|e| Error::io("syncing", "(WAL segment)", e))?;
             }
             None => {
                 self.sync_vlog()?;
+                self.sync_retired(number)?;
                 w.sync()?;
             }
         }

@@ -1,8 +1,10 @@
 //! Background flush: frozen memtables become level-0 tables, oldest first.
 //!
-//! Steps, in the order RELIABILITY rule 3 requires: write the table, fsync it, fsync the
-//! directory; append the manifest edit (the table, and the new log number) and fsync it;
-//! swap in the new version; only then delete the WAL segment the memtable came from.
+//! Steps, in the order RELIABILITY rule 3 requires: fsync the value log (the memtable's
+//! values; its WAL segment was retired unsynced, `retired.rs`); write the table, fsync it,
+//! fsync the directory; append the manifest edit (the table, and the new log number) and
+//! fsync it; swap in the new version; only then let go of the WAL segment the memtable
+//! came from, and delete it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -86,8 +88,8 @@ impl Engine {
             };
             let r = match imm {
                 Some(imm) => self.flush_one(&imm),
-                // Ahead of need: what a writer's fsync at the next freeze or rotation
-                // would otherwise write while it waits.
+                // Ahead of need: what a writer's fsync at the next rotation or sync
+                // write, or the next flush's, would otherwise write while it waits.
                 None => self.sync_vlog(),
             };
             if let Err(e) = r {
@@ -97,6 +99,8 @@ impl Engine {
     }
 
     fn flush_one(&self, imm: &Arc<Memtable>) -> Result<()> {
+        // Nothing durable may point at value bytes that are not: the table will.
+        self.sync_vlog()?;
         let meta = if imm.is_empty() {
             None
         } else {
@@ -128,6 +132,7 @@ impl Engine {
         st.versions
             .log_and_apply(adds, Vec::new(), Some(next_log), imm.largest_seq())?;
         st.imms.pop_front();
+        self.release_retired(imm.wal_number());
         st.flushed_total += 1;
         self.refresh_pressure(&mut st);
         self.install_sv(&st);

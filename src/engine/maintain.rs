@@ -1,7 +1,7 @@
 //! Verification and checkpoints of a live engine.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{lock, Engine};
 use bytes::Bytes;
@@ -27,18 +27,20 @@ impl Engine {
         self.check_open()?;
         let mut r = VerifyReport::default();
         // What is live, pinned while we read (the version keeps its tables open).
-        let (version, manifest_number, log_number, manifest_len) = {
+        // What this process has written to the WAL segments it appends to or retired: every
+        // byte of it must check out (only bytes being appended while we read may be
+        // incomplete). Taken with the log number, which a flush moves as it lets go of a
+        // retired segment.
+        let (version, manifest_number, log_number, manifest_len, wal_written) = {
             let st = lock(&self.state);
             (
                 st.versions.current(),
                 st.versions.manifest_number(),
                 st.versions.log_number,
                 st.versions.manifest_len(),
+                self.segments_written(),
             )
         };
-        // What this process has written to the logs it appends to: every byte of it must
-        // check out (only bytes being appended while we read may be incomplete).
-        let wal_written = lock(&self.wal).as_ref().map(|w| (w.number(), w.len()));
         let fs = &*self.fs;
         let cur = current_path(&self.dir);
         match fs.read_file(&cur) {
@@ -77,7 +79,9 @@ impl Engine {
             };
             r.files_checked += 1;
             r.bytes_checked += b.len() as u64;
-            let written = wal_written.and_then(|(w, len)| (w == n).then_some(len));
+            let written = wal_written
+                .iter()
+                .find_map(|(w, len)| (*w == p).then_some(*len));
             let (b, strict) = written_part(b, written);
             match read_log(&p, b, LogKind::Wal, n, !strict && i + 1 == wals.len()) {
                 Ok(log) => {
@@ -209,21 +213,17 @@ impl Engine {
             fs.link_or_copy(&from, &to)
                 .map_err(|e| Error::io("linking", &to, e))?;
         }
-        // The WAL segment and the value-log file being appended to are copied up to their
-        // last whole record, as their writers last left them: bytes appended while a copy
-        // reads them could leave a record half read in front of a whole one, which no torn
-        // tail explains (and the copy of the segment loses its preallocated zeros).
-        let appending: Vec<(PathBuf, u64)> = [
-            lock(&self.wal)
-                .as_ref()
-                .map(|w| (w.path().to_path_buf(), w.len())),
+        // The WAL segments and the value-log file being appended to (or retired unsynced)
+        // are copied up to their last whole record, as their writers last left them: bytes
+        // appended while a copy reads them could leave a record half read in front of a
+        // whole one, which no torn tail explains (and the copies lose their preallocated
+        // zeros, so each ends whole).
+        let mut appending = self.segments_written();
+        appending.extend(
             lock(&self.vlog)
                 .as_ref()
                 .map(|w| (w.log.path().to_path_buf(), w.log.len())),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        );
         let mut copies = vec![manifest_path(&self.dir, manifest_number)];
         // Sealed value-log files never change: linked. The active one is copied as it
         // stands (the copy's manifest has it unsealed, so its open seals it where its

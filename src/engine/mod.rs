@@ -2,12 +2,13 @@
 //!
 //! Lock order (take them in this order, never the reverse): `queue` (the group-commit
 //! queue; never held across I/O) → `state` (the structure lock: versions, memtable list)
-//! → `wal`. Readers take no lock: they load the current [`SuperVersion`] (an `Arc` of the
+//! → `wal` → `retired`. Readers take no lock: they load the current [`SuperVersion`] (an `Arc` of the
 //! memtables and version) from an `ArcSwap`, which writers replace under `state`.
 //!
 //! - `write.rs`: group commit, memtable rotation, write stalls, fail-stop.
 //! - `flush.rs`: the background flush of frozen memtables into level-0 tables.
 //! - `recovery.rs`: open: manifest, WAL replay, orphan cleanup.
+//! - `retired.rs`: WAL segments a freeze retired, made durable only when needed.
 //! - `vlog.rs`: the value log: separation in the write path, rotation, handles, GC.
 //!
 //! The value-log writer has its own lock, taken after `state` and `wal` when they are held.
@@ -17,6 +18,7 @@ mod durable;
 mod flush;
 mod maintain;
 mod recovery;
+mod retired;
 mod vlog;
 mod write;
 
@@ -198,8 +200,8 @@ pub(crate) struct State {
     /// value-log records those writes made garbage.
     pub mem_vlog_bytes: u64,
     /// The flush thread is asked to fsync the active value-log file ahead of need (every
-    /// `write::VLOG_PRESYNC_BYTES` separated), so that the fsync a freeze or a rotation
-    /// must do in a writer's path finds little left to write.
+    /// `write::VLOG_PRESYNC_BYTES` separated), so that the fsync a rotation must do in a
+    /// writer's path, or a sync write, finds little left to write.
     pub vlog_presync: bool,
     /// Tables held by running compactions.
     pub busy: std::collections::HashSet<u64>,
@@ -227,6 +229,8 @@ pub(crate) struct Engine {
     /// Signalled at shutdown, for the periodic WAL sync thread.
     pub sync_cv: Condvar,
     pub wal: Mutex<Option<LogWriter>>,
+    /// WAL segments retired by a freeze and not yet durable, oldest first (`retired.rs`).
+    pub retired: Mutex<VecDeque<LogWriter>>,
     pub durable: durable::Durability,
     pub queue: Mutex<VecDeque<Arc<write::Slot>>>,
     /// Where queued writers park once they have spun and yielded for a while.
@@ -535,8 +539,10 @@ impl Engine {
         let _q = lock(&self.queue);
         let mut wal = lock(&self.wal);
         let r = match (wal.as_mut(), self.poison.get()) {
-            // Sync marks at the ends tell any later damage from a torn tail.
+            // Sync marks at the ends tell any later damage from a torn tail; the retired
+            // segments are made whole before the seal's mark declares them so.
             (Some(w), None) => self.seal_vlog().and_then(|vlog| {
+                self.sync_retired(w.number())?;
                 w.seal()?;
                 *lock(&self.sealed_logs) = crate::manifest::ClosedLogs {
                     wal: Some((w.number(), w.len())),

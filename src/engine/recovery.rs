@@ -1,9 +1,13 @@
 //! Opening a database: lock, manifest, WAL replay, a fresh manifest, orphan cleanup.
 //!
-//! Replayed WAL data is written to level-0 tables before the new WAL segment is created,
-//! so a torn tail never sits in an older segment on a later open. The sequence numbers in
-//! the WAL must continue exactly from the manifest's last sequence and from each other: a
-//! gap means a segment went missing, which is corruption, not data to skip.
+//! Replayed WAL data is written to level-0 tables, and the segments replayed made obsolete
+//! in a fresh manifest, before the new WAL segment is created: a loss found now never
+//! meets writes made after this open. The sequence numbers in the WAL must continue
+//! exactly from the manifest's last sequence and from each other: a gap means a segment
+//! went missing, which is corruption, not data to skip, unless it lies where no sync mark
+//! reaches (`wal/chain.rs`): there, unsynced writes were lost in a power loss (an older
+//! segment's tail, or a whole segment whose directory entry was never synced), and
+//! recovery keeps the prefix of the writes before the loss, dropping the rest.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io;
@@ -31,11 +35,12 @@ use crate::sstable::{TableLimit, TableOpenOptions};
 use crate::stats::{Counters, RecoveryStats};
 use crate::vlog::format::Handle;
 use crate::wal::format::{LogKind, RecordType};
-use crate::wal::{read_log, LogWriter, WAL_PREALLOCATE_STEP};
+use crate::wal::{read_log, LogContents, LogWriter, LossFrom, WAL_PREALLOCATE_STEP};
 
 /// Why a replayed record's value-log handle cannot be followed, if it cannot, and whether
-/// that is because it points past the file's valid length (a torn tail in the newest WAL
-/// segment) rather than being malformed or naming a file the manifest does not list.
+/// that is because it points past the file's valid length (a lost unsynced write, where no
+/// sync mark reaches) rather than being malformed or naming a file the manifest does not
+/// list.
 /// Collected files are listed until replay ends: a collected file is deleted only once
 /// everything up to its collection is in tables, so a log naming it was not yet retired.
 fn dangling_pointer(
@@ -177,7 +182,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
             "the WAL segment sealed at the last clean close is missing",
         ));
     }
-    'segments: for (i, &n) in wals.iter().enumerate() {
+    // Every segment is read before any is replayed: whether an older one may end early
+    // depends on the sync marks of the newer ones (`wal/chain.rs`).
+    let mut segs = Vec::with_capacity(wals.len());
+    let mut logs = Vec::with_capacity(wals.len());
+    let mut sealed_at = None;
+    for (i, &n) in wals.iter().enumerate() {
         let path = wal_path(dir, n);
         let data = fs
             .read_file(&path)
@@ -193,22 +203,70 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
                 ),
             ));
         }
-        let newest = i + 1 == wals.len() && sealed_len.is_none();
-        let log = read_log(&path, data, LogKind::Wal, n, newest)?;
+        if sealed_len.is_some() {
+            sealed_at = Some(i);
+        }
+        logs.push(read_log(
+            &path,
+            data,
+            LogKind::Wal,
+            n,
+            sealed_len.is_none(),
+        )?);
+        segs.push((n, path));
+    }
+    let loss = LossFrom::of(&logs, sealed_at);
+    if let Some(i) =
+        (0..logs.len()).find(|&i| loss.must_be_whole(i) && LossFrom::ends_early(&logs[i]))
+    {
+        return Err(Error::corruption(
+            &segs[i].1,
+            logs[i].valid_len,
+            "WAL segment ends early, though a later segment's sync mark (or the format \
+             version it was written in) says it was made durable whole",
+        ));
+    }
+    // Everything from record `j` of segment `i` on is dropped: an unsynced write before it
+    // was lost, and recovery keeps the prefix before the loss.
+    let drop_from = |rec: &mut RecoveryStats, i: usize, j: usize| {
+        let log: &LogContents = &logs[i];
+        let at = log.records.get(j).map_or(log.valid_len, |r| r.offset);
+        rec.torn_tail_bytes += log.valid_len - at;
+        rec.wal_records_dropped += (log.records.len() - j) as u64;
+        for later in &logs[i + 1..] {
+            rec.torn_tail_bytes += later.valid_len;
+            rec.wal_records_dropped += later.records.len() as u64;
+        }
+    };
+    'segments: for (i, ((n, path), log)) in segs.iter().zip(&logs).enumerate() {
+        let (n, path) = (*n, path.as_path());
         rec.wal_files += 1;
         rec.torn_tail_bytes += log.torn_tail_bytes;
-        for r in &log.records {
+        for (j, r) in log.records.iter().enumerate() {
             if r.ty != RecordType::WalBatch {
-                return Err(Error::corruption(&path, r.offset, "unexpected record type"));
+                return Err(Error::corruption(path, r.offset, "unexpected record type"));
             }
             let (seq, records) = decode_batch(&r.payload)
-                .ok_or_else(|| Error::corruption(&path, r.offset, "malformed write batch"))?;
+                .ok_or_else(|| Error::corruption(path, r.offset, "malformed write batch"))?;
             if records.is_empty() {
-                return Err(Error::corruption(&path, r.offset, "empty write batch"));
+                return Err(Error::corruption(path, r.offset, "empty write batch"));
             }
             if seq != last_seq + 1 {
+                // Writes missing before a segment's first record were lost unsynced when
+                // no sync mark covers them: the tail of an older segment, or a segment
+                // whose directory entry was never synced.
+                if j == 0 && seq > last_seq + 1 && loss.tolerates_gap_before(i) {
+                    tracing::warn!(
+                        wal = n,
+                        expected = last_seq + 1,
+                        found = seq,
+                        "unsynced WAL writes were lost; later segments dropped"
+                    );
+                    drop_from(&mut rec, i, 0);
+                    break 'segments;
+                }
                 return Err(Error::corruption(
-                    &path,
+                    path,
                     r.offset,
                     format!(
                         "sequence gap: expected {}, found {seq} (a WAL segment is missing or damaged)",
@@ -219,20 +277,20 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
             if let Some((why, past_end)) =
                 records.iter().find_map(|r| dangling_pointer(r, &vlog_lens))
             {
-                // Values are fsynced before the WAL records pointing at them, so only an
-                // unsynced tail can point past the end of the value log: what follows in the
-                // newest segment is a torn tail. Anywhere else, or a handle to a file the
+                // Values are fsynced before the WAL records pointing at them, so only
+                // unsynced records can point past the end of the value log: from there on
+                // it is a loss. Before a sync mark's reach, or a handle to a file the
                 // manifest does not list, is damage.
-                if !(newest && past_end) {
-                    return Err(Error::corruption(&path, r.offset, why));
+                if !(past_end && loss.tolerates(i, r.offset)) {
+                    return Err(Error::corruption(path, r.offset, why));
                 }
-                rec.torn_tail_bytes += log.valid_len - r.offset;
                 tracing::warn!(
                     wal = n,
                     offset = r.offset,
                     why,
                     "WAL tail points past the value log"
                 );
+                drop_from(&mut rec, i, j);
                 break 'segments;
             }
             mem.apply(&records);
@@ -326,6 +384,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         bg_cv: Condvar::new(),
         sync_cv: Condvar::new(),
         wal: Mutex::new(Some(wal)),
+        retired: Mutex::new(VecDeque::new()),
         durable: Default::default(),
         queue: Mutex::new(VecDeque::new()),
         queue_cv: Condvar::new(),

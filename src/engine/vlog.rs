@@ -3,9 +3,10 @@
 //!
 //! **Write.** The group-commit leader appends the group's large values to the active file
 //! (one write), then writes the WAL record holding their handles. Before every WAL fsync
-//! the active value-log file is fsynced (`durable.rs`, `freeze_locked`, shutdown), and a
-//! full file is fsynced whole before the next one is created, so a durable WAL record never
-//! points at value bytes that are not durable.
+//! the active value-log file is fsynced (`durable.rs`, shutdown), as before a flush records
+//! a table in the manifest (`flush.rs`), and a full file is fsynced whole before the next
+//! one is created, so a durable WAL record or table never points at value bytes that are
+//! not durable.
 //!
 //! **Rotate.** A new file is created with its header, fsynced with its directory entry, and
 //! recorded in the manifest (the old one sealed at its length in the same edit) before any

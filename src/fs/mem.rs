@@ -116,11 +116,7 @@ impl MemFs {
     /// Like [`MemFs::crash_clone`], with a choice of what happens to unsynced bytes.
     pub fn crash_clone_with(&self, mode: CrashMode) -> MemFs {
         let st = lock(&self.state);
-        let mut out = State {
-            dirs: st.dirs.clone(),
-            ..State::default()
-        };
-        for (path, ino) in &st.durable {
+        let files = st.durable.iter().map(|(path, ino)| {
             let ino = lock_inode(ino);
             let synced = ino.synced_len.min(ino.data.len());
             let mut data = ino.data[..synced].to_vec();
@@ -144,6 +140,31 @@ impl MemFs {
             if ino.synced_size > data.len() {
                 data.resize(ino.synced_size, 0);
             }
+            (path.clone(), data)
+        });
+        Self::settled(st.dirs.clone(), files)
+    }
+
+    /// A new, independent filesystem holding what a power loss leaves when the OS had
+    /// written every file and directory entry back before it, synced or not: everything the
+    /// process wrote (a preallocated file at its preallocated size). Locks are released.
+    /// Tests damage the copy to stage a loss of their choosing.
+    pub fn written_back_clone(&self) -> MemFs {
+        let st = lock(&self.state);
+        let files = st
+            .live
+            .iter()
+            .map(|(path, ino)| (path.clone(), lock_inode(ino).contents()));
+        Self::settled(st.dirs.clone(), files)
+    }
+
+    /// A filesystem of `dirs` and `files`, all durable, no locks held.
+    fn settled(dirs: BTreeSet<PathBuf>, files: impl Iterator<Item = (PathBuf, Vec<u8>)>) -> MemFs {
+        let mut out = State {
+            dirs,
+            ..State::default()
+        };
+        for (path, data) in files {
             let len = data.len();
             let node = Arc::new(Mutex::new(Inode {
                 data,
@@ -154,7 +175,7 @@ impl MemFs {
                 synced_size: len,
             }));
             out.live.insert(path.clone(), node.clone());
-            out.durable.insert(path.clone(), node);
+            out.durable.insert(path, node);
         }
         MemFs {
             state: Arc::new(Mutex::new(out)),

@@ -7,7 +7,8 @@
 //!           header_crc  = CRC32C(bytes 4..13: length, type, payload_crc)
 //! header_record (type 0) payload, 21 bytes:
 //!           magic: u64 LE = 0x4C_4F_47_4B_56_53_54_53 ("STSVKGOL" as bytes, "STSVK" log)
-//!           format_version: u32 LE = 2 (1: the same without sync marks; still read)
+//!           format_version: u32 LE = 3 (2: WAL segments retired synced, 1: the same
+//!           without sync marks; both still read)
 //!           file_kind: u8 (1 = WAL, 2 = MANIFEST, 3 = value log)
 //!           file_number: u64 LE (must match the file's name)
 //! ```
@@ -26,17 +27,18 @@
 //!
 //! The header has its own checksum so that a damaged length is never mistaken for a torn
 //! tail. A WAL segment is preallocated ahead of its records (zeros; see
-//! `LogWriter::create_preallocated`) and cut back to its last record once no longer
-//! written: in the newest file, zeros from a record boundary to the end are unwritten space
-//! (dropped, not counted as torn); in any other file they are corruption. Torn tails
-//! (RELIABILITY rule 2): in the newest file only, an incomplete last record (a header cut
-//! short, or a header that checks out but whose payload runs past the end of the file), a
-//! zeroed region from inside a record to the end of the file, or a record failing a
-//! checksum where no intact sync mark after it claims its bytes were durable (the
-//! unsynced last writes, garbled by the power loss) is a torn tail: dropped from there on,
-//! counted, and never appended after (the engine starts a new file). Anything else that
-//! fails a check is corruption: in particular damage to bytes that a later sync mark
-//! declares durable.
+//! `LogWriter::create_preallocated`) and cut back to its last record when fsynced after it
+//! was retired, or at a clean close. Which segments may end early after a crash is the rule
+//! of `wal/chain.rs` (version 3: a freeze retires a segment unsynced, and a sync mark in a
+//! segment declares every older one whole); `read_log` is told whether a file may. In such
+//! a file, zeros from a record boundary to the end are unwritten space (dropped, not
+//! counted as torn); an incomplete last record (a header cut short, or a header that checks
+//! out but whose payload runs past the end of the file), a zeroed region from inside a
+//! record to the end of the file, or a record failing a checksum where no intact sync mark
+//! after it claims its bytes were durable (the unsynced last writes, garbled by the power
+//! loss) is a torn tail: dropped from there on, counted, and never appended after (the
+//! engine starts a new file). Anything else that fails a check is corruption: in
+//! particular damage to bytes that a later sync mark declares durable.
 
 use crate::crc;
 
@@ -45,7 +47,9 @@ pub const RECORD_HEADER_BYTES: usize = 13;
 /// Log file magic number.
 pub const LOG_MAGIC: u64 = 0x4C4F_474B_5653_5453;
 /// Version of this framing format written now.
-pub const LOG_FORMAT_VERSION: u32 = 2;
+pub const LOG_FORMAT_VERSION: u32 = 3;
+/// The first version whose WAL segments are retired unsynced (see `wal/chain.rs`).
+pub const LOG_VERSION_LAZY_RETIRE: u32 = 3;
 /// The oldest version still read (version 1 has no sync marks).
 pub const LOG_FORMAT_VERSION_MIN: u32 = 1;
 /// Bytes of a sync mark's payload.

@@ -1,5 +1,6 @@
 //! The write-ahead log: record framing (shared with the manifest), writer and reader.
 
+pub mod chain;
 pub mod format;
 pub mod reader;
 pub mod writer;
@@ -9,5 +10,6 @@ pub mod writer;
 /// size costs less (ext4 on this project's VM: about 62 -> 40 us for a 130-byte write).
 pub const WAL_PREALLOCATE_STEP: u64 = 1 << 20;
 
+pub use chain::LossFrom;
 pub use reader::{read_log, LogContents, LogRecord};
 pub use writer::{LogWriter, SyncPoint};

@@ -34,6 +34,8 @@ pub struct LogContents {
     pub valid_len: u64,
     /// The largest durable length named by a sync mark read (0 when none).
     pub synced_mark: u64,
+    /// The file's format version (from its header; 0 when no header was read).
+    pub version: u32,
     /// Zeros from a record boundary to the end of the file, dropped and not counted in
     /// `torn_tail_bytes`: in a preallocated WAL segment, space not yet written (or whose
     /// writes a power loss took); callers reading files that are never preallocated count
@@ -43,8 +45,9 @@ pub struct LogContents {
 
 /// Parses a whole log file.
 ///
-/// `tolerate_torn_tail` is true only for the newest file of its kind. The first record must
-/// be a file header of `kind` and `number`.
+/// `tolerate_torn_tail` is true only for a file that may end early after a crash: the
+/// newest manifest or value-log file, a WAL segment no later sync mark declares whole
+/// (`wal/chain.rs`). The first record must be a file header of `kind` and `number`.
 ///
 /// # Errors
 ///
@@ -113,6 +116,7 @@ pub fn read_log(
         let payload = data.slice(pos + RECORD_HEADER_BYTES..pos + end);
         if first {
             version = check_header(path, ty, &payload, kind, number)?;
+            out.version = version;
             first = false;
         } else if ty == RecordType::SyncMark {
             let mark = sync_mark(&payload)
@@ -360,7 +364,7 @@ mod tests {
         assert_eq!(c.valid_len, written);
         assert_eq!(c.torn_tail_bytes, 0);
         assert_eq!(c.zeroed_tail_bytes, data.len() as u64 - written);
-        // Only the newest file may end in zeros.
+        // A file that must be whole may not end in zeros.
         assert!(read(data, false).unwrap_err().is_corruption());
         // A power loss keeps the synced size: the unsynced record reads as zeros.
         let crashed = fs.crash_clone().read_file(&p).unwrap();

@@ -132,8 +132,8 @@ impl LogWriter {
     }
 
     /// Cuts the file back to its records (durable at the next sync), when it was
-    /// preallocated: a log that is no longer appended to must end at its last record,
-    /// since only the newest one may end in a zeroed tail.
+    /// preallocated: a log that is no longer appended to must end at its last record once
+    /// it is made durable, since a later sync mark then declares it whole.
     ///
     /// # Errors
     ///
