@@ -16,10 +16,8 @@ const IN_WAL: usize = 1 << 20;
 #[test]
 fn untrimmed_retired_segments_lose_nothing() {
     let mut h = Held::open(IN_WAL);
-    h.write_until_segments(3);
-    let image = h.mem.written_back_clone();
+    let (image, segs) = h.three_segments();
     // The retired segments were never trimmed: they end in preallocated zeros.
-    let segs = h.segments();
     assert!(dump(&image, &segs[0]).preallocated_bytes > 0);
     assert_eq!(reopen(&image, IN_WAL, &prefix(h.written)), 0);
 }
@@ -27,9 +25,7 @@ fn untrimmed_retired_segments_lose_nothing() {
 #[test]
 fn a_torn_retired_segment_keeps_the_writes_before_the_tear() {
     let mut h = Held::open(IN_WAL);
-    h.write_until_segments(3);
-    let image = h.mem.written_back_clone();
-    let segs = h.segments();
+    let (image, segs) = h.three_segments();
     // Cut the oldest segment inside its last record; the newer two survive whole.
     let first = dump(&image, &segs[0]);
     let last = first.records.last().expect("records");
@@ -42,9 +38,7 @@ fn a_torn_retired_segment_keeps_the_writes_before_the_tear() {
 #[test]
 fn a_retired_segment_lost_whole_drops_the_later_ones() {
     let mut h = Held::open(IN_WAL);
-    h.write_until_segments(3);
-    let image = h.mem.written_back_clone();
-    let segs = h.segments();
+    let (image, segs) = h.three_segments();
     let kept = writes_before(&image, &segs, 1);
     let lost = dump(&image, &segs[1]).records.len() as u32;
     stratakv::fs::FileSystem::remove_file(&image, &segs[1]).unwrap();
@@ -56,9 +50,7 @@ fn a_retired_segment_lost_whole_drops_the_later_ones() {
 fn a_lost_value_log_tail_under_a_retired_segment_keeps_a_prefix() {
     let in_vlog = 512;
     let mut h = Held::open(in_vlog);
-    h.write_until_segments(3);
-    let image = h.mem.written_back_clone();
-    let segs = h.segments();
+    let (image, segs) = h.three_segments();
     // The value log loses the values of the second segment's records and after: the
     // oldest segment's records still point at whole values, the rest point past the end.
     let kept = writes_before(&image, &segs, 1);

@@ -7,11 +7,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use common::{seeds, tiny_mem_options, Rng, SeedGuard};
-use stratakv::fs::{FaultFs, FaultOp, FileSystem, MemFs};
+use stratakv::fs::{FaultFs, FaultOp, MemFs};
 use stratakv::inspect::dump_wal;
 use stratakv::{Db, Options, SyncMode};
 
@@ -21,15 +21,7 @@ const DIR: &str = "/prealloc";
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
 fn wal_files(fs: &MemFs) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs
-        .list_dir(Path::new(DIR))
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.ends_with(".wal"))
-        .map(|n| Path::new(DIR).join(n))
-        .collect();
-    v.sort();
-    v
+    common::wal_segments(fs, DIR)
 }
 
 #[test]

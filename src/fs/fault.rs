@@ -1,13 +1,15 @@
-//! A filesystem wrapper that injects I/O errors.
+//! A filesystem wrapper that injects I/O errors, and holds operations back.
 //!
 //! Rules pick operations by kind ([`FaultOp`]) and optionally by a substring of the path;
 //! a rule fires on the n-th matching operation, on every one, or at random from a seed.
-//! Injected errors are `io::ErrorKind::Other` with the message "injected fault".
+//! Injected errors are `io::ErrorKind::Other` with the message "injected fault". A hold
+//! ([`FaultFs::hold`]) makes matching operations wait until [`FaultFs::release`]: a test can
+//! keep a background job (a flush, say) from finishing while it stages a crash.
 
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
 
@@ -50,12 +52,23 @@ struct Rule {
 struct Shared {
     rules: Mutex<Vec<Rule>>,
     injected: AtomicU64,
+    /// Operations held back: kind, and a substring of the path.
+    holds: Mutex<Vec<(FaultOp, String)>>,
+    released: Condvar,
 }
 
 impl Shared {
     fn check(&self, op: FaultOp, path: &Path) -> io::Result<()> {
-        let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         let p = path.to_string_lossy();
+        let mut holds = self.holds.lock().unwrap_or_else(|p| p.into_inner());
+        while holds
+            .iter()
+            .any(|(o, part)| (*o == FaultOp::Any || *o == op) && p.contains(part.as_str()))
+        {
+            holds = self.released.wait(holds).unwrap_or_else(|p| p.into_inner());
+        }
+        drop(holds);
+        let mut rules = self.rules.lock().unwrap_or_else(|p| p.into_inner());
         let mut fire = false;
         rules.retain_mut(|r| {
             if !(r.op == FaultOp::Any || r.op == op) {
@@ -170,6 +183,26 @@ impl FaultFs {
                 one_in: one_in.max(1),
             },
         });
+    }
+
+    /// Makes every operation of kind `op` on a path containing `part` wait until
+    /// [`FaultFs::release`].
+    pub fn hold(&self, op: FaultOp, part: &str) {
+        self.shared
+            .holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((op, part.to_string()));
+    }
+
+    /// Lets every held operation go on, and removes the holds.
+    pub fn release(&self) {
+        self.shared
+            .holds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.shared.released.notify_all();
     }
 
     /// Removes every rule.
@@ -324,6 +357,28 @@ mod tests {
         fs.clear();
         assert!(fs.create(Path::new("/d/2.sst")).is_ok());
         assert_eq!(fs.injected(), 2);
+    }
+
+    #[test]
+    fn held_operations_wait_for_release() {
+        let mem = MemFs::new();
+        mem.create_dir_all(Path::new("/d")).unwrap();
+        let fs = FaultFs::new(Arc::new(mem.clone()));
+        fs.hold(FaultOp::Create, ".sst");
+        let held = {
+            let fs = fs.clone();
+            std::thread::spawn(move || fs.create(Path::new("/d/1.sst")).map(|_| ()))
+        };
+        // Other operations go on meanwhile.
+        fs.create(Path::new("/d/1.wal")).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !mem.exists(Path::new("/d/1.sst")).unwrap(),
+            "held create ran"
+        );
+        fs.release();
+        held.join().unwrap().unwrap();
+        assert!(mem.exists(Path::new("/d/1.sst")).unwrap());
     }
 
     #[test]

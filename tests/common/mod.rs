@@ -204,6 +204,21 @@ pub fn dir_bytes(p: &std::path::Path) -> u64 {
         .sum()
 }
 
+/// The WAL segments of the store in `dir` of `fs`, oldest first.
+pub fn wal_segments(fs: &MemFs, dir: &str) -> Vec<std::path::PathBuf> {
+    use stratakv::fs::FileSystem;
+    let dir = std::path::Path::new(dir);
+    let mut v: Vec<std::path::PathBuf> = fs
+        .list_dir(dir)
+        .unwrap()
+        .into_iter()
+        .filter(|n| n.ends_with(".wal"))
+        .map(|n| dir.join(n))
+        .collect();
+    v.sort();
+    v
+}
+
 /// Every entry of `db`, read by a forward scan (panics on an error).
 pub fn scan_all(db: &stratakv::Db) -> std::collections::BTreeMap<Vec<u8>, Vec<u8>> {
     db.iter()

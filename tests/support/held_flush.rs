@@ -1,16 +1,14 @@
-//! A store whose flushes are held: its filesystem makes table creation wait until the test
+//! A store whose flushes are held: table creation waits (`FaultFs::hold`) until the test
 //! lets it go, so the WAL segments that memtable freezes retire stay on disk, unsynced, for
 //! tests of what a power loss does to them. Shared by `tests/wal_lost_retired_tail.rs` and
 //! `tests/wal_retired_segment_damage.rs`.
 #![allow(dead_code)] // each test binary uses a part
 
 use std::collections::BTreeMap;
-use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 
-use bytes::Bytes;
-use stratakv::fs::{FileLock, FileSystem, MemFs, RandomAccessFile, WritableFile};
+use stratakv::fs::{FaultFs, FaultOp, FileSystem, MemFs};
 use stratakv::inspect::dump::WalDump;
 use stratakv::inspect::dump_wal;
 use stratakv::{Db, Options, WriteOptions};
@@ -19,61 +17,6 @@ pub const DIR: &str = "/held";
 
 /// Acknowledged writes: key -> value.
 pub type Model = BTreeMap<Vec<u8>, Vec<u8>>;
-
-#[derive(Debug, Default)]
-struct Gate {
-    open: Mutex<bool>,
-    cv: Condvar,
-}
-
-/// A [`MemFs`] whose `create` of a table waits while the gate is shut.
-#[derive(Debug)]
-struct HeldFs {
-    inner: MemFs,
-    gate: Arc<Gate>,
-}
-
-impl FileSystem for HeldFs {
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        self.inner.create_dir_all(dir)
-    }
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
-        if path.extension().is_some_and(|e| e == "sst") {
-            let mut open = self.gate.open.lock().unwrap();
-            while !*open {
-                open = self.gate.cv.wait(open).unwrap();
-            }
-        }
-        self.inner.create(path)
-    }
-    fn open(&self, path: &Path, mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
-        self.inner.open(path, mmap)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.rename(from, to)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.inner.remove_file(path)
-    }
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.inner.list_dir(dir)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.inner.sync_dir(dir)
-    }
-    fn exists(&self, path: &Path) -> io::Result<bool> {
-        self.inner.exists(path)
-    }
-    fn lock(&self, path: &Path) -> io::Result<Box<dyn FileLock>> {
-        self.inner.lock(path)
-    }
-    fn link_or_copy(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.inner.link_or_copy(from, to)
-    }
-    fn read_file(&self, path: &Path) -> io::Result<Bytes> {
-        self.inner.read_file(path)
-    }
-}
 
 /// Options for the held store and for reopening its images: 64 KiB memtables, room for
 /// eight frozen ones, values of `value_threshold` bytes or more in the value log.
@@ -103,7 +46,7 @@ pub fn prefix(n: u32) -> Model {
 /// An open store whose flushes wait, and the writes acknowledged so far.
 pub struct Held {
     pub mem: MemFs,
-    gate: Arc<Gate>,
+    faults: FaultFs,
     db: Option<Db>,
     /// Writes acknowledged: `entry(0..written)`.
     pub written: u32,
@@ -113,15 +56,12 @@ impl Held {
     /// Opens a new store; values of `value_threshold` bytes or more are separated.
     pub fn open(value_threshold: usize) -> Held {
         let mem = MemFs::new();
-        let gate = Arc::new(Gate::default());
-        let fs = Arc::new(HeldFs {
-            inner: mem.clone(),
-            gate: gate.clone(),
-        });
-        let db = Db::open_with(DIR, options(fs, value_threshold)).unwrap();
+        let faults = FaultFs::new(Arc::new(mem.clone()));
+        faults.hold(FaultOp::Create, ".sst");
+        let db = Db::open_with(DIR, options(Arc::new(faults.clone()), value_threshold)).unwrap();
         Held {
             mem,
-            gate,
+            faults,
             db: Some(db),
             written: 0,
         }
@@ -145,31 +85,24 @@ impl Held {
 
     /// The WAL segments on disk, oldest first.
     pub fn segments(&self) -> Vec<PathBuf> {
-        wal_segments(&self.mem)
+        crate::common::wal_segments(&self.mem, DIR)
+    }
+
+    /// Writes until three segments exist (two retired) and returns a written-back image
+    /// of the store (every byte written, synced or not) and the segments, oldest first.
+    pub fn three_segments(&mut self) -> (MemFs, Vec<PathBuf>) {
+        self.write_until_segments(3);
+        (self.mem.written_back_clone(), self.segments())
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        *self.gate.open.lock().unwrap() = true;
-        self.gate.cv.notify_all();
+        self.faults.release();
         if let Some(db) = self.db.take() {
             let _ = db.close();
         }
     }
-}
-
-/// The WAL segments of the store in `fs`, oldest first.
-pub fn wal_segments(fs: &MemFs) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = fs
-        .list_dir(Path::new(DIR))
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.ends_with(".wal"))
-        .map(|n| Path::new(DIR).join(n))
-        .collect();
-    v.sort();
-    v
 }
 
 /// The records of a segment.
