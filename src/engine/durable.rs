@@ -6,8 +6,8 @@
 //! record. If no fsync is running it runs one itself: under the WAL lock it reads `written`
 //! and takes a sync handle of the current segment, then fsyncs outside the lock (the value
 //! log, then the older segments a freeze retired unsynced, then this one: `retired.rs`),
-//! so that the next group can append meanwhile and share the next fsync. A failed fsync poisons the write path; `synced` never
-//! moves past it (RELIABILITY rule 4).
+//! so that the next group can append meanwhile and share the next fsync. A failed fsync
+//! poisons the write path; `synced` never moves past it (RELIABILITY rule 4).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex};

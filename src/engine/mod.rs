@@ -2,8 +2,9 @@
 //!
 //! Lock order (take them in this order, never the reverse): `queue` (the group-commit
 //! queue; never held across I/O) → `state` (the structure lock: versions, memtable list)
-//! → `wal` → `retired`. Readers take no lock: they load the current [`SuperVersion`] (an `Arc` of the
-//! memtables and version) from an `ArcSwap`, which writers replace under `state`.
+//! → `wal` → `retired`. Readers take no lock: they load the current [`SuperVersion`] (an
+//! `Arc` of the memtables and version) from an `ArcSwap`, which writers replace under
+//! `state`.
 //!
 //! - `write.rs`: group commit, memtable rotation, write stalls, fail-stop.
 //! - `flush.rs`: the background flush of frozen memtables into level-0 tables.

@@ -569,7 +569,8 @@ impl Engine {
     }
 
     /// Freezes the active memtable and starts a new WAL segment. The old segment is retired
-    /// unsynced (`retired.rs`): no fsync waits in the writer's path.
+    /// unsynced (`retired.rs`): no fsync waits in the writer's path, and a power loss still
+    /// takes only a suffix of the unsynced writes (`wal/chain.rs`).
     fn freeze_locked(&self, st: &mut State) -> Result<()> {
         let number = st.versions.new_file_number();
         {
