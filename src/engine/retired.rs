@@ -1,7 +1,8 @@
 //! WAL segments retired by a memtable freeze and not yet durable.
 //!
 //! A freeze starts a new WAL segment without fsyncing the old one, so that no fsync waits
-//! in the writer's path (RocksDB likewise leaves closed logs to its flush job). A retired
+//! in the writer's path (RocksDB moves these fsyncs to its flush job, `SyncClosedLogs`;
+//! here the flush needs none, its table making the segment obsolete). A retired
 //! segment becomes durable only when something needs it to be:
 //! - before any fsync of a newer segment (a sync write, `sync()`, the periodic sync, a
 //!   clean close), every older segment still here is trimmed to its records and fsynced,
