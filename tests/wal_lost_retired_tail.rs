@@ -54,11 +54,8 @@ fn a_lost_value_log_tail_under_a_retired_segment_keeps_a_prefix() {
     // The value log loses the values of the second segment's records and after: the
     // oldest segment's records still point at whole values, the rest point past the end.
     let kept = writes_before(&image, &segs, 1);
-    let vlog = stratakv::fs::FileSystem::list_dir(&image, std::path::Path::new(held::DIR))
-        .unwrap()
-        .into_iter()
-        .find(|n| n.ends_with(".vlog"))
-        .map(|n| std::path::Path::new(held::DIR).join(n))
+    let vlog = common::files_ending(&image, held::DIR, ".vlog")
+        .pop()
         .expect("a value-log file");
     let listing = stratakv::inspect::dump_vlog(&image, &vlog).unwrap();
     let cut = listing.records[kept as usize].offset;

@@ -206,13 +206,19 @@ pub fn dir_bytes(p: &std::path::Path) -> u64 {
 
 /// The WAL segments of the store in `dir` of `fs`, oldest first.
 pub fn wal_segments(fs: &MemFs, dir: &str) -> Vec<std::path::PathBuf> {
+    files_ending(fs, dir, ".wal")
+}
+
+/// The files of `dir` in `fs` whose names end with `suffix`, in name order (for numbered
+/// files, oldest first).
+pub fn files_ending(fs: &MemFs, dir: &str, suffix: &str) -> Vec<std::path::PathBuf> {
     use stratakv::fs::FileSystem;
     let dir = std::path::Path::new(dir);
     let mut v: Vec<std::path::PathBuf> = fs
         .list_dir(dir)
         .unwrap()
         .into_iter()
-        .filter(|n| n.ends_with(".wal"))
+        .filter(|n| n.ends_with(suffix))
         .map(|n| dir.join(n))
         .collect();
     v.sort();
