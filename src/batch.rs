@@ -10,9 +10,15 @@
 //!           (a value for Put, and for Pointer, whose value is a value-log handle)
 //! ```
 //!
-//! Callers only ever add Put and Delete records. The write path turns a Put whose value is
-//! at least `Options::value_threshold` long into a Pointer record after appending the value
-//! to the value log, so the WAL and the memtable hold the handle, not the value.
+//! Callers only ever add Put and Delete records. A Put whose value is at least
+//! `Options::value_threshold` long is separated in the writer's own thread, before the batch
+//! is queued (`WriteBatch::separate_values`, or `WriteBatch::put_separated` straight from
+//! `Db::put`): its value is compressed and framed as a value-log record into the batch's
+//! side buffer (`vlog/format.rs`), and the record becomes a Pointer whose handle is local,
+//! file 0 and an offset into that buffer. The group-commit leader appends the side buffers
+//! to the value log as they are and rewrites the local handles to the real ones, so the WAL
+//! and the memtable hold the handle, not the value, and a local handle never leaves the
+//! process.
 //!
 //! Record `i` (0-based) gets sequence number `sequence + i`, so within a batch a later
 //! operation on a key wins. Kinds are the frozen tags of [`crate::key::Kind`]. Group commit
@@ -24,6 +30,8 @@ use crate::key::Kind;
 use crate::limits::{
     BATCH_LEN_MAX_BYTES, KEY_LEN_MAX_BYTES, KEY_LEN_MIN_BYTES, VALUE_LEN_MAX_BYTES,
 };
+use crate::options::Compression;
+use crate::vlog::format::{encode_value_record, Handle};
 
 /// Size of the batch header.
 pub const HEADER_BYTES: usize = 12;
@@ -37,9 +45,18 @@ pub struct WriteBatch {
     rep: Vec<u8>,
     count: u32,
     error: Option<String>,
-    /// Length of the longest value put, to skip value-log separation cheaply.
+    /// Length of the longest value put and not separated, to skip separation cheaply.
     max_value_len: usize,
+    /// Value-log records framed for separated values, which the records point at with
+    /// local handles ([`LOCAL_VLOG_FILE`]).
+    framed: Vec<u8>,
+    /// Bytes of the values in `framed`, as put (uncompressed).
+    framed_value_bytes: usize,
 }
+
+/// The file number of a local handle: the record is at that offset of its batch's side
+/// buffer. Real value-log files are numbered from 1.
+pub(crate) const LOCAL_VLOG_FILE: u64 = 0;
 
 impl Default for WriteBatch {
     fn default() -> Self {
@@ -55,6 +72,8 @@ impl WriteBatch {
             count: 0,
             error: None,
             max_value_len: 0,
+            framed: Vec::new(),
+            framed_value_bytes: 0,
         }
     }
 
@@ -67,6 +86,8 @@ impl WriteBatch {
             count: 0,
             error: None,
             max_value_len: 0,
+            framed: Vec::new(),
+            framed_value_bytes: 0,
         }
     }
 
@@ -79,6 +100,54 @@ impl WriteBatch {
             self.count += 1;
         }
         self
+    }
+
+    /// Adds a put of `value` at `key` separated at once: the value is compressed with `c`
+    /// and framed as a value-log record in the side buffer, and the record points at it
+    /// with a local handle. For values at least `Options::value_threshold` long only.
+    pub(crate) fn put_separated(&mut self, key: &[u8], value: &[u8], c: Compression) {
+        if self.check(key, Some(value)) {
+            self.push_separated(key, value, c);
+        }
+    }
+
+    /// Frames `value` into the side buffer and adds the Pointer record for it.
+    fn push_separated(&mut self, key: &[u8], value: &[u8], c: Compression) {
+        let offset = self.framed.len() as u64;
+        let len = encode_value_record(&mut self.framed, key, value, c);
+        let local = Handle {
+            file: LOCAL_VLOG_FILE,
+            offset,
+            len,
+        };
+        encode_pointer_record(&mut self.rep, key, &local);
+        self.framed_value_bytes += value.len();
+        self.count += 1;
+    }
+
+    /// Separates every Put whose value is at least `threshold` long, as
+    /// [`WriteBatch::put_separated`] would have; the writer calls this before queueing, so
+    /// that compression runs in its own thread, not in the group-commit leader's.
+    pub(crate) fn separate_values(&mut self, threshold: usize, c: Compression) {
+        if self.max_value_len < threshold || self.error.is_some() {
+            return;
+        }
+        let keep = self.rep.len() / 4;
+        let old = std::mem::replace(&mut self.rep, Vec::with_capacity(keep));
+        self.rep.extend_from_slice(&old[..HEADER_BYTES]);
+        self.count = 0;
+        self.max_value_len = 0;
+        crate::engine::for_each_record(&old[HEADER_BYTES..], |kind, key, value| {
+            if kind == Kind::Put && value.len() >= threshold {
+                self.push_separated(key, value, c);
+            } else {
+                encode_record(&mut self.rep, kind, key, value);
+                if kind == Kind::Put {
+                    self.max_value_len = self.max_value_len.max(value.len());
+                }
+                self.count += 1;
+            }
+        });
     }
 
     /// Adds a delete of `key`.
@@ -147,31 +216,24 @@ impl WriteBatch {
         self.count = 0;
         self.error = None;
         self.max_value_len = 0;
+        self.framed.clear();
+        self.framed_value_bytes = 0;
     }
 
-    /// Length of the longest value put into the batch.
-    pub(crate) fn max_value_len(&self) -> usize {
-        self.max_value_len
+    /// The value-log records of the separated values, which the Pointer records with local
+    /// handles point into.
+    pub(crate) fn framed_values(&self) -> &[u8] {
+        &self.framed
     }
 
-    /// Bytes of the values put into the batch that are at least `threshold` long (those
-    /// the write moves to the value log).
-    pub(crate) fn bytes_of_values_from(&self, threshold: usize) -> usize {
-        if self.max_value_len < threshold {
-            return 0;
-        }
-        let mut sum = 0;
-        crate::engine::for_each_record(self.records(), |kind, _, value| {
-            if kind == crate::key::Kind::Put && value.len() >= threshold {
-                sum += value.len();
-            }
-        });
-        sum
+    /// Bytes of the separated values, as put.
+    pub(crate) fn separated_value_bytes(&self) -> usize {
+        self.framed_value_bytes
     }
 
-    /// Encoded size in bytes.
+    /// Encoded size in bytes (with the value-log records of separated values).
     pub fn encoded_len(&self) -> usize {
-        self.rep.len()
+        self.rep.len() + self.framed.len()
     }
 
     /// The first bad input given to this batch.
@@ -191,9 +253,10 @@ impl WriteBatch {
         &self.rep[HEADER_BYTES..]
     }
 
-    /// Sum of user key and value bytes (for write-amplification accounting).
+    /// Sum of user key and value bytes (for write-amplification accounting; a separated
+    /// value counts as put, its local handle too).
     pub(crate) fn payload_bytes(&self) -> usize {
-        self.rep.len() - HEADER_BYTES
+        self.rep.len() - HEADER_BYTES + self.framed_value_bytes
     }
 }
 
@@ -206,6 +269,18 @@ pub(crate) fn encode_record(out: &mut Vec<u8>, kind: Kind, key: &[u8], value: &[
         put_varint64(out, value.len() as u64);
         out.extend_from_slice(value);
     }
+}
+
+/// Appends a Pointer record for `handle` without building the handle apart.
+pub(crate) fn encode_pointer_record(out: &mut Vec<u8>, key: &[u8], handle: &Handle) {
+    out.push(Kind::Pointer as u8);
+    put_varint64(out, key.len() as u64);
+    out.extend_from_slice(key);
+    let len_at = out.len();
+    out.push(0);
+    handle.encode_to(out);
+    // Three varints of at most 10 bytes: the length fits the one-byte varint reserved.
+    out[len_at] = (out.len() - len_at - 1) as u8;
 }
 
 /// The header of a group of batches joined under one sequence number; the group's encoding
@@ -286,6 +361,7 @@ pub fn decode_batch(rep: &[u8]) -> Option<(u64, Vec<BatchRecord<'_>>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
 
     #[test]
     fn encode_decode_group() {
@@ -314,6 +390,84 @@ mod tests {
         assert!(c.validate().is_err());
         c.clear();
         assert!(c.validate().is_ok() && c.is_empty());
+    }
+
+    /// Local handles of a batch's Pointer records, in order.
+    fn local_handles(b: &WriteBatch) -> Vec<(Vec<u8>, Handle)> {
+        let mut out = Vec::new();
+        crate::engine::for_each_record(b.records(), |kind, key, value| {
+            if kind == Kind::Pointer {
+                out.push((key.to_vec(), Handle::decode(value).unwrap()));
+            }
+        });
+        out
+    }
+
+    #[test]
+    fn separate_values_frames_only_large_puts_in_order() {
+        let big = |c: u8| vec![c; 5000];
+        let mut b = WriteBatch::new();
+        b.put(b"a", big(b'a'))
+            .put(b"b", b"small")
+            .delete(b"c")
+            .put(b"d", big(b'd'));
+        let before = b.payload_bytes();
+        b.separate_values(4096, Compression::Lz4);
+        assert_eq!(b.len(), 4);
+        assert_eq!(b.separated_value_bytes(), 10_000);
+        // A 5000-byte put record is 5005 bytes; its pointer record, 7 (local handle 0 0 len).
+        assert_eq!(b.records().len(), 7 + 9 + 3 + 7);
+        assert_eq!(
+            b.payload_bytes(),
+            before - 2 * 5005 + 2 * 7 + 10_000,
+            "values as put"
+        );
+        let (rep, _) = encode_group(&[&b], 1);
+        let (_, recs) = decode_batch(&rep).unwrap();
+        let kinds: Vec<Kind> = recs.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            [Kind::Pointer, Kind::Put, Kind::Delete, Kind::Pointer]
+        );
+        assert_eq!(recs[1].value, b"small");
+        // Each local handle frames its own key and value in the side buffer, back to back.
+        let handles = local_handles(&b);
+        let mut at = 0;
+        for ((key, h), fill) in handles.iter().zip([b'a', b'd']) {
+            assert_eq!((h.file, h.offset), (LOCAL_VLOG_FILE, at));
+            let rec = Bytes::copy_from_slice(
+                &b.framed_values()[h.offset as usize..(h.offset + h.len) as usize],
+            );
+            let path = std::path::Path::new("batch");
+            let payload = crate::vlog::format::check_framed(path, 0, &rec).unwrap();
+            let v = crate::vlog::format::decode_payload(path, 0, &payload).unwrap();
+            assert_eq!((&v.key[..], &v.value[..]), (&key[..], &big(fill)[..]));
+            at += h.len;
+        }
+        assert_eq!(at, b.framed_values().len() as u64);
+        // A second call finds nothing left to separate.
+        let framed = b.framed_values().to_vec();
+        b.separate_values(4096, Compression::Lz4);
+        assert_eq!((b.framed_values(), b.len()), (&framed[..], 4));
+        b.clear();
+        assert!(b.is_empty() && b.framed_values().is_empty());
+        assert_eq!(b.separated_value_bytes(), 0);
+    }
+
+    #[test]
+    fn put_separated_matches_separate_values() {
+        let v = vec![7u8; 9000];
+        let mut direct = WriteBatch::new();
+        direct.put_separated(b"k", &v, Compression::None);
+        let mut later = WriteBatch::new();
+        later.put(b"k", &v);
+        later.separate_values(4096, Compression::None);
+        assert_eq!(direct.records(), later.records());
+        assert_eq!(direct.framed_values(), later.framed_values());
+        assert_eq!(direct.encoded_len(), later.encoded_len());
+        let mut bad = WriteBatch::new();
+        bad.put_separated(b"", &v, Compression::None);
+        assert!(bad.validate().is_err() && bad.framed_values().is_empty());
     }
 
     #[test]

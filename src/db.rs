@@ -209,9 +209,17 @@ impl Db {
         opts: WriteOptions,
     ) -> Result<()> {
         let (key, value) = (key.as_ref(), value.as_ref());
-        // Exact size: kind byte, two varints of at most 5 bytes, key and value.
-        let mut b = WriteBatch::with_capacity(11 + key.len() + value.len());
-        b.put(key, value);
+        let b = if value.len() >= self.engine().opts.value_threshold {
+            // Framed for the value log straight from `value`, never copied into the batch.
+            let mut b = WriteBatch::with_capacity(11 + key.len() + 30);
+            b.put_separated(key, value, self.engine().vlog_compression());
+            b
+        } else {
+            // Exact size: kind byte, two varints of at most 5 bytes, key and value.
+            let mut b = WriteBatch::with_capacity(11 + key.len() + value.len());
+            b.put(key, value);
+            b
+        };
         self.write_with(b, opts)
     }
 

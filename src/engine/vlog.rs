@@ -1,8 +1,11 @@
 //! The engine's value-log paths: separating large values in the write path, rotating
 //! files, resolving handles, and garbage collection.
 //!
-//! **Write.** The group-commit leader appends the group's large values to the active file
-//! (one write), then writes the WAL record holding their handles. Before every WAL fsync
+//! **Write.** Writers frame their large values as value-log records themselves, before
+//! they queue (`batch.rs`: compression runs in each writer's thread); the group-commit
+//! leader appends the group's records to the active file as they are (one write), points
+//! the records' local handles at where they landed, then writes the WAL record holding
+//! the handles. Before every WAL fsync
 //! the active value-log file is fsynced (`durable.rs`, shutdown), as before a flush records
 //! a table in the manifest (`flush.rs`), and a full file is fsynced whole before the next
 //! one is created, so a durable WAL record or table never points at value bytes that are
@@ -43,7 +46,7 @@ use serde::Serialize;
 
 use super::write::for_each_record;
 use super::{lock, Engine, State, SuperVersion};
-use crate::batch::{encode_record, WriteBatch};
+use crate::batch::{encode_pointer_record, encode_record, WriteBatch, LOCAL_VLOG_FILE};
 use crate::error::{Error, Result};
 use crate::filename::vlog_path;
 use crate::key::Kind;
@@ -135,73 +138,68 @@ impl SuperVersion {
 }
 
 impl Engine {
-    /// Moves the large values of `batches` to the value log. Returns, per batch, its
-    /// records rewritten with handles, or `None` to use the batch as it is; empty when no
-    /// batch has a large value.
+    /// Appends the value-log records the writers framed for `batches` (their separated
+    /// values) to the value log, as they are, in one write. Returns, per batch, its records
+    /// with the local handles made real, or `None` to use the batch as it is; empty when no
+    /// batch has a separated value.
     pub(crate) fn separate(&self, batches: &[&WriteBatch]) -> Result<Vec<Option<Vec<u8>>>> {
-        let t = self.opts.value_threshold;
-        if batches.iter().all(|b| b.max_value_len() < t) {
+        if batches.iter().all(|b| b.framed_values().is_empty()) {
             return Ok(Vec::new());
         }
-        let compression = self.vlog_compression();
-        self.append_to_vlog(|file, base, framed| {
-            let mut out = Vec::with_capacity(batches.len());
-            let mut handle = Vec::with_capacity(16);
-            for b in batches {
-                if b.max_value_len() < t {
-                    out.push(None);
-                    continue;
-                }
-                let mut recs = Vec::with_capacity(b.records().len().min(4096));
-                for_each_record(b.records(), |kind, key, value| {
-                    if kind == Kind::Put && value.len() >= t {
-                        let offset = base + framed.len() as u64;
-                        let len = encode_value_record(framed, key, value, compression);
-                        handle.clear();
-                        Handle { file, offset, len }.encode_to(&mut handle);
-                        encode_record(&mut recs, Kind::Pointer, key, &handle);
-                    } else {
-                        encode_record(&mut recs, kind, key, value);
-                    }
-                });
-                out.push(Some(recs));
+        let parts: Vec<&[u8]> = batches.iter().map(|b| b.framed_values()).collect();
+        let (file, mut at) = self.append_to_vlog(&parts)?;
+        let mut out = Vec::with_capacity(batches.len());
+        for b in batches {
+            if b.framed_values().is_empty() {
+                out.push(None);
+                continue;
             }
-            out
-        })
+            let mut recs = Vec::with_capacity(b.records().len() + 16);
+            for_each_record(b.records(), |kind, key, value| {
+                match (kind, Handle::decode(value)) {
+                    (Kind::Pointer, Some(local)) if local.file == LOCAL_VLOG_FILE => {
+                        let real = Handle {
+                            file,
+                            offset: at + local.offset,
+                            len: local.len,
+                        };
+                        encode_pointer_record(&mut recs, key, &real);
+                    }
+                    _ => encode_record(&mut recs, kind, key, value),
+                }
+            });
+            at += b.framed_values().len() as u64;
+            out.push(Some(recs));
+        }
+        Ok(out)
     }
 
     /// How values go into the value log: `vlog_compression`, else the tables' setting.
-    fn vlog_compression(&self) -> crate::options::Compression {
+    pub(crate) fn vlog_compression(&self) -> crate::options::Compression {
         self.opts.vlog_compression.unwrap_or(self.opts.compression)
     }
 
     /// Appends the records GC moves (`live`, whose keys still point at the old copies) to
     /// the value log as they are; returns the batch pointing the keys at the new copies.
     pub(crate) fn append_moved(&self, live: &[&RewriteEntry]) -> Result<WriteBatch> {
-        self.append_to_vlog(|file, base, framed| {
-            framed.reserve(live.iter().map(|e| e.record.len()).sum());
-            let mut batch = WriteBatch::new();
-            let mut handle = Vec::with_capacity(16);
-            for e in live {
-                let offset = base + framed.len() as u64;
-                framed.extend_from_slice(&e.record);
-                handle.clear();
-                Handle {
-                    file,
-                    offset,
-                    len: e.record.len() as u64,
-                }
-                .encode_to(&mut handle);
-                batch.push_pointer(&e.key, &handle);
-            }
-            batch
-        })
+        let parts: Vec<&[u8]> = live.iter().map(|e| &e.record[..]).collect();
+        let (file, mut offset) = self.append_to_vlog(&parts)?;
+        let mut batch = WriteBatch::new();
+        let mut handle = Vec::with_capacity(16);
+        for e in live {
+            let len = e.record.len() as u64;
+            handle.clear();
+            Handle { file, offset, len }.encode_to(&mut handle);
+            batch.push_pointer(&e.key, &handle);
+            offset += len;
+        }
+        Ok(batch)
     }
 
-    /// Appends what `fill(file, base, framed)` frames to the active value-log file (sealing
-    /// a full one first): a record framed at `framed.len()` lands at `base + framed.len()`
-    /// of file `file`. Only the group-commit leader appends.
-    fn append_to_vlog<T>(&self, fill: impl FnOnce(u64, u64, &mut Vec<u8>) -> T) -> Result<T> {
+    /// Appends `parts`, whole framed value records, to the active value-log file (sealing
+    /// a full one first) in one write; returns the file's number and the offset at which
+    /// `parts[0]` landed (the others follow it). Only the group-commit leader appends.
+    fn append_to_vlog(&self, parts: &[&[u8]]) -> Result<(u64, u64)> {
         let full = lock(&self.vlog)
             .as_ref()
             .is_none_or(|w| w.log.len() >= self.opts.vlog_file_size);
@@ -210,13 +208,13 @@ impl Engine {
         }
         let mut guard = lock(&self.vlog);
         let w = guard.as_mut().ok_or(Error::Closed)?;
-        let base = w.log.len();
-        let mut framed = Vec::new();
-        w.log.frame_sync_mark(&mut framed); // before any offset is taken
-        let out = fill(w.number, base, &mut framed);
-        w.log.append_framed(&framed)?;
-        Counters::add(&self.counters.vlog_bytes_written, framed.len() as u64);
-        Ok(out)
+        let mut mark = Vec::new();
+        w.log.frame_sync_mark(&mut mark); // before the records
+        let at = w.log.len() + mark.len() as u64;
+        w.log.append_framed_parts(&mark, parts)?;
+        let bytes = mark.len() + parts.iter().map(|p| p.len()).sum::<usize>();
+        Counters::add(&self.counters.vlog_bytes_written, bytes as u64);
+        Ok((w.number, at))
     }
 
     /// Seals the active value-log file (if any) and starts a new one, recorded in the

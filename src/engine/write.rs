@@ -120,12 +120,14 @@ impl Engine {
 
     /// Validates `batch` and queues it for the group commit: writes queued later get later
     /// sequence numbers. [`Engine::finish_write`] must follow (the queue waits for it).
-    pub(crate) fn queue_write(&self, batch: WriteBatch, sync: bool) -> Result<QueuedWrite> {
+    pub(crate) fn queue_write(&self, mut batch: WriteBatch, sync: bool) -> Result<QueuedWrite> {
         self.check_writable()?;
         batch.validate()?;
         if batch.is_empty() {
             return Ok(QueuedWrite(None));
         }
+        // In this writer's thread: the leader only appends what writers framed.
+        batch.separate_values(self.opts.value_threshold, self.vlog_compression());
         let slot = self.new_slot(Request::Write { batch, sync });
         let leads = self.enqueue(&slot);
         Ok(QueuedWrite(Some((slot, leads))))
@@ -372,10 +374,9 @@ impl Engine {
         group: &[Arc<Slot>],
         sync: bool,
     ) -> Result<Option<u64>> {
-        let bytes: usize = batches.iter().map(|b| b.encoded_len()).sum();
-        let t = self.opts.value_threshold;
-        let separated_bytes: usize = batches.iter().map(|b| b.bytes_of_values_from(t)).sum();
-        let mem = self.make_room(bytes - separated_bytes, separated_bytes, false)?;
+        let bytes: usize = batches.iter().map(|b| b.records().len()).sum();
+        let separated_bytes: usize = batches.iter().map(|b| b.separated_value_bytes()).sum();
+        let mem = self.make_room(bytes, separated_bytes, false)?;
         let separated = match self.separate(batches) {
             Ok(s) => s,
             Err(e) => {

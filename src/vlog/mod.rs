@@ -4,8 +4,9 @@
 //! value-log files `<n>.vlog` and the tree holds a small [`format::Handle`] to them, so
 //! compaction moves handles instead of the values.
 //!
-//! **Separation happens at write time**, in the group-commit leader: it appends the group's
-//! large values to the active value-log file, then writes the WAL record holding their
+//! **Separation happens at write time**: each writer compresses and frames its large values
+//! in its own thread (`batch.rs`), and the group-commit leader appends the group's records
+//! to the active value-log file in one write, then writes the WAL record holding their
 //! handles. A large value is thus written to disk once (not once to the WAL and again at
 //! flush), which is what keeps write amplification near 1 for large values. Durability
 //! follows from one rule: the active value-log file is fsynced before every WAL fsync (and

@@ -209,6 +209,23 @@ impl LogWriter {
             .map_err(|e| Error::io("writing", &self.path, e))
     }
 
+    /// [`LogWriter::append_framed`] of `head` and then each of `parts`, without joining
+    /// them first (value records framed by the writers that queued them).
+    ///
+    /// # Errors
+    ///
+    /// An I/O error; it is never retried.
+    pub fn append_framed_parts(&mut self, head: &[u8], parts: &[&[u8]]) -> Result<()> {
+        self.reserve(head.len() + parts.iter().map(|p| p.len()).sum::<usize>())?;
+        self.unsynced = true;
+        let mut r = self.file.append(head);
+        for p in parts {
+            r = r.and_then(|()| self.file.append(p));
+        }
+        r.and_then(|()| self.file.flush())
+            .map_err(|e| Error::io("writing", &self.path, e))
+    }
+
     /// The durable length to name in a sync mark before the next record, when syncs have
     /// raised it since the last mark.
     fn take_sync_mark(&mut self) -> Option<u64> {
