@@ -118,6 +118,13 @@ impl Engine {
         self.finish_write(queued)
     }
 
+    /// Frames `batch`'s values of at least `value_threshold` bytes as value-log records in
+    /// the batch itself (`WriteBatch::separate_values`), in the caller's thread; a batch
+    /// done already is left as it is.
+    pub(crate) fn separate_values(&self, batch: &mut WriteBatch) {
+        batch.separate_values(self.opts.value_threshold, self.vlog_compression());
+    }
+
     /// Validates `batch` and queues it for the group commit: writes queued later get later
     /// sequence numbers. [`Engine::finish_write`] must follow (the queue waits for it).
     pub(crate) fn queue_write(&self, mut batch: WriteBatch, sync: bool) -> Result<QueuedWrite> {
@@ -127,7 +134,7 @@ impl Engine {
             return Ok(QueuedWrite(None));
         }
         // In this writer's thread: the leader only appends what writers framed.
-        batch.separate_values(self.opts.value_threshold, self.vlog_compression());
+        self.separate_values(&mut batch);
         let slot = self.new_slot(Request::Write { batch, sync });
         let leads = self.enqueue(&slot);
         Ok(QueuedWrite(Some((slot, leads))))

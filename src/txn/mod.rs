@@ -219,6 +219,15 @@ impl Transaction {
         if self.writes.is_empty() || self.read_only {
             return Ok(());
         }
+        let mut batch = WriteBatch::with_capacity(self.bytes);
+        for (k, v) in &self.writes {
+            match v {
+                Some(v) => batch.put(k, v),
+                None => batch.delete(k),
+            };
+        }
+        // Large values compressed before the commit guard, not under it.
+        self.engine.separate_values(&mut batch);
         let oracle = &self.engine.oracle;
         let serial = oracle.commit_guard();
         if self.opts.detect_conflicts {
@@ -231,13 +240,6 @@ impl Transaction {
                     "a key read or range scanned was changed by a later commit".into(),
                 ));
             }
-        }
-        let mut batch = WriteBatch::with_capacity(self.bytes);
-        for (k, v) in &self.writes {
-            match v {
-                Some(v) => batch.put(k, v),
-                None => batch.delete(k),
-            };
         }
         let write_set = || WriteSet::new(self.writes.keys());
         // Validated, entered in the window and queued under the guard: sequence numbers
