@@ -65,6 +65,12 @@ impl FileSystem for SlowSync {
     }
 }
 
+/// Opens the store at `path` on what a power loss would leave of `mem` (what was synced).
+fn reopen_after_power_loss(path: &str, mem: &MemFs, opts: Options) -> Db {
+    let fs = Arc::new(mem.crash_clone());
+    Db::open_with(path, Options { fs, ..opts }).unwrap()
+}
+
 #[test]
 fn sync_writers_share_fsyncs() {
     let mem = MemFs::new();
@@ -98,14 +104,7 @@ fn sync_writers_share_fsyncs() {
     assert!(s.wal_syncs <= s.write_groups, "at most one fsync per group");
     // Every acknowledged sync write survives power loss.
     drop(db);
-    let db = Db::open_with(
-        "/gc",
-        Options {
-            fs: Arc::new(mem.crash_clone()),
-            ..opts
-        },
-    )
-    .unwrap();
+    let db = reopen_after_power_loss("/gc", &mem, opts);
     assert_eq!(db.iter().count(), 320);
 }
 
@@ -139,15 +138,7 @@ fn pipelined_fsyncs_make_every_acknowledged_sync_write_durable() {
     for t in threads {
         t.join().unwrap();
     }
-    let crashed = mem.crash_clone();
-    let db2 = Db::open_with(
-        "/pipe",
-        Options {
-            fs: Arc::new(crashed),
-            ..opts
-        },
-    )
-    .unwrap();
+    let db2 = reopen_after_power_loss("/pipe", &mem, opts);
     for k in acked.lock().unwrap().iter() {
         assert!(
             db2.get(k).unwrap().is_some(),
@@ -221,14 +212,7 @@ fn a_groups_separated_values_each_land_at_their_own_handle() {
     check(&db);
     // The WAL holds real handles: a replay after power loss finds the same values.
     drop(db);
-    let db = Db::open_with(
-        "/sep",
-        Options {
-            fs: Arc::new(mem.crash_clone()),
-            ..opts
-        },
-    )
-    .unwrap();
+    let db = reopen_after_power_loss("/sep", &mem, opts);
     check(&db);
     assert_eq!(db.iter().count(), 6 * 15 * 3);
 }
