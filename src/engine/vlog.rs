@@ -5,11 +5,10 @@
 //! they queue (`batch.rs`: compression runs in each writer's thread); the group-commit
 //! leader appends the group's records to the active file as they are (one write), points
 //! the records' local handles at where they landed, then writes the WAL record holding
-//! the handles. Before every WAL fsync
-//! the active value-log file is fsynced (`durable.rs`, shutdown), as before a flush records
-//! a table in the manifest (`flush.rs`), and a full file is fsynced whole before the next
-//! one is created, so a durable WAL record or table never points at value bytes that are
-//! not durable.
+//! the handles. Before every WAL fsync the active value-log file is fsynced (`durable.rs`,
+//! shutdown), as before a flush records a table in the manifest (`flush.rs`), and a full
+//! file is fsynced whole before the next one is created, so a durable WAL record or table
+//! never points at value bytes that are not durable.
 //!
 //! **Rotate.** A new file is created with its header, fsynced with its directory entry, and
 //! recorded in the manifest (the old one sealed at its length in the same edit) before any
@@ -156,8 +155,10 @@ impl Engine {
             }
             let mut recs = Vec::with_capacity(b.records().len() + 16);
             for_each_record(b.records(), |kind, key, value| {
-                match (kind, Handle::decode(value)) {
-                    (Kind::Pointer, Some(local)) if local.file == LOCAL_VLOG_FILE => {
+                // A user batch's only Pointer records are its local handles.
+                let local = (kind == Kind::Pointer).then(|| Handle::decode(value));
+                match local.flatten() {
+                    Some(local) if local.file == LOCAL_VLOG_FILE => {
                         let real = Handle {
                             file,
                             offset: at + local.offset,
