@@ -201,12 +201,7 @@ impl LogWriter {
     ///
     /// An I/O error; the caller must stop writing (fail-stop).
     pub fn append_framed(&mut self, framed: &[u8]) -> Result<()> {
-        self.reserve(framed.len())?;
-        self.unsynced = true;
-        self.file
-            .append(framed)
-            .and_then(|()| self.file.flush())
-            .map_err(|e| Error::io("writing", &self.path, e))
+        self.append_framed_parts(framed, &[])
     }
 
     /// [`LogWriter::append_framed`] of `head` and then each of `parts`, without joining
@@ -214,7 +209,7 @@ impl LogWriter {
     ///
     /// # Errors
     ///
-    /// An I/O error; it is never retried.
+    /// An I/O error; the caller must stop writing (fail-stop).
     pub fn append_framed_parts(&mut self, head: &[u8], parts: &[&[u8]]) -> Result<()> {
         self.reserve(head.len() + parts.iter().map(|p| p.len()).sum::<usize>())?;
         self.unsynced = true;
