@@ -120,9 +120,8 @@ impl WriteBatch {
             offset,
             len,
         };
-        encode_pointer_record(&mut self.rep, key, &local);
+        self.push_pointer(key, &local);
         self.framed_value_bytes += value.len();
-        self.count += 1;
     }
 
     /// Separates every Put whose value is at least `threshold` long, as
@@ -160,10 +159,10 @@ impl WriteBatch {
         self
     }
 
-    /// Adds a record pointing `key` at the value-log `handle` (value-log GC's moves; the
-    /// write path separates user values itself).
-    pub(crate) fn push_pointer(&mut self, key: &[u8], handle: &[u8]) {
-        encode_record(&mut self.rep, Kind::Pointer, key, handle);
+    /// Adds a record pointing `key` at the value-log `handle` (value-log GC's moves, and
+    /// the local handles of values this batch separated).
+    pub(crate) fn push_pointer(&mut self, key: &[u8], handle: &Handle) {
+        encode_pointer_record(&mut self.rep, key, handle);
         self.count += 1;
     }
 

@@ -186,12 +186,9 @@ impl Engine {
         let parts: Vec<&[u8]> = live.iter().map(|e| &e.record[..]).collect();
         let (file, mut offset) = self.append_to_vlog(&parts)?;
         let mut batch = WriteBatch::new();
-        let mut handle = Vec::with_capacity(16);
         for e in live {
             let len = e.record.len() as u64;
-            handle.clear();
-            Handle { file, offset, len }.encode_to(&mut handle);
-            batch.push_pointer(&e.key, &handle);
+            batch.push_pointer(&e.key, &Handle { file, offset, len });
             offset += len;
         }
         Ok(batch)
