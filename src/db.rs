@@ -499,8 +499,9 @@ impl Db {
     }
 
     /// Reads every live file and checks every checksum (CURRENT, the manifest, the WAL
-    /// segments, every table block and each table's whole-file CRC), and reports each
-    /// damaged file and offset. Damage is in the report, not an `Err`.
+    /// segments, every table block and each table's whole-file CRC), checks that every level
+    /// past 0 is sorted and disjoint by key, and reports each damaged file and offset.
+    /// Damage is in the report, not an `Err`.
     ///
     /// # Errors
     ///

@@ -130,7 +130,10 @@ pub struct Options {
     pub level_size_multiplier: usize,
     /// Target size of L1 in bytes (default 256 MiB).
     pub base_level_size: u64,
-    /// Target size of a compaction output table (default 64 MiB).
+    /// Target size of a compaction output table (default 16 MiB). Smaller tables let a
+    /// running compaction install its outputs and delete its inputs in smaller steps, so the
+    /// space it needs on top of the store is smaller (see `compaction::run`); larger ones
+    /// mean fewer files.
     pub target_file_size: u64,
     /// L0 file count that triggers a compaction (default 4).
     pub level0_compaction_trigger: usize,
@@ -208,7 +211,7 @@ impl Default for Options {
             max_levels: 7,
             level_size_multiplier: 10,
             base_level_size: 256 << 20,
-            target_file_size: 64 << 20,
+            target_file_size: 16 << 20,
             level0_compaction_trigger: 4,
             level0_slowdown_trigger: 20,
             read_triggered_compaction: true,

@@ -22,6 +22,7 @@ pub(crate) struct Counters {
     pub trivial_moves: AtomicU64,
     pub read_compactions: AtomicU64,
     pub idle_compactions: AtomicU64,
+    pub compaction_steps: AtomicU64,
     pub compaction_bytes_read: AtomicU64,
     pub compaction_bytes_written: AtomicU64,
     /// Point-read counters, striped per thread.
@@ -195,6 +196,9 @@ pub struct Stats {
     pub read_compactions: u64,
     /// Level-0 drains run while writes were quiet (see `Options::idle_compaction_ms`).
     pub idle_compactions: u64,
+    /// Edits that installed part of a running compaction's outputs (and removed the
+    /// inputs they replace) before its end.
+    pub compaction_steps: u64,
     /// Bytes compactions read.
     pub compaction_bytes_read: u64,
     /// Bytes compactions wrote.
@@ -334,11 +338,12 @@ impl fmt::Display for Stats {
             (
                 "compactions",
                 format!(
-                    "{} ({} trivial moves, {} read-triggered, {} idle), {} read, {} written, {} pending",
+                    "{} ({} trivial moves, {} read-triggered, {} idle, {} steps), {} read, {} written, {} pending",
                     self.compactions,
                     self.trivial_moves,
                     self.read_compactions,
                     self.idle_compactions,
+                    self.compaction_steps,
                     human(self.compaction_bytes_read),
                     human(self.compaction_bytes_written),
                     human(self.pending_compaction_bytes)

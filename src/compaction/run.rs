@@ -14,9 +14,25 @@
 //! them would evict what readers use), with every checksum verified.
 //!
 //! Outputs are cut at `target_file_size`, but never between two versions of one user key,
-//! so user-key ranges of one level never share a key. The task is installed by one manifest
-//! edit (outputs added, inputs removed) after every output is synced and the directory too
-//! (RELIABILITY rule 3).
+//! so user-key ranges of one level never share a key. Every edit that adds outputs comes
+//! after they and the directory are synced (RELIABILITY rule 3).
+//!
+//! **Installing in steps.** The output level's inputs are sorted and disjoint, and the merge
+//! passes them one after another. Once it has passed one (the next user key is past its
+//! largest) and no output is open, every key of the finished outputs and of the inputs passed
+//! lies before that next key, and the first input left starts at it or later. Swapping them
+//! then ([`Step`]: outputs added, inputs passed removed, in one manifest edit) keeps the
+//! output level sorted and disjoint, and reads right: the upper level's inputs stay in the
+//! version until the last edit, above the outputs, with the same or newer versions of every
+//! key the outputs hold; a tombstone dropped from the outputs is still read from there. So
+//! the passed inputs can be deleted while the task runs, and the space a compaction needs on
+//! top of its inputs is a few outputs, not all of them (an L0 -> L1 compaction rewrites all
+//! of L1 when the keys are random). So that steps come often, outputs are cut where the
+//! merge passes an input's end once they hold half the target size, and elsewhere only at
+//! twice the target while output-level inputs are left.
+//! The last edit adds the remaining outputs and removes the upper level's inputs and the
+//! output level's inputs left. A crash between edits leaves a version that reads right,
+//! and the next compaction finishes the job.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,24 +43,40 @@ use crate::error::{Error, Result};
 use crate::fs::FileSystem;
 use crate::iter::merging::{Direction, MergingIter};
 use crate::iter::InternalIterator;
-use crate::key::{parse_internal_key, Kind};
-use crate::manifest::NewFile;
+use crate::key::{parse_internal_key, user_key, Kind};
+use crate::manifest::{FileMeta, NewFile};
 use crate::sstable::{create_table, TableBuilder, TableOptions};
 use crate::vlog::format::Handle;
 
 /// What a compaction produced.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// New tables for the output level.
+    /// New tables for the output level not yet installed by a [`Step`].
     pub outputs: Vec<NewFile>,
+    /// Inputs not yet removed by a [`Step`]: every input of the upper level, and the output
+    /// level's inputs left.
+    pub remaining: Vec<Arc<FileMeta>>,
+    /// Tables installed by steps.
+    pub stepped_outputs: usize,
     /// Bytes read from input tables.
     pub bytes_read: u64,
-    /// Bytes written to output tables.
+    /// Bytes written to output tables (steps' included).
     pub bytes_written: u64,
     /// Entries dropped (shadowed versions and tombstones).
     pub dropped: u64,
     /// Value-log bytes no longer referenced, by file number.
     pub vlog_discard: std::collections::BTreeMap<u64, u64>,
+}
+
+/// Finished outputs and the output level's inputs they replace, to install while the task
+/// runs (see the module docs, "Installing in steps"). The outputs are synced, and the
+/// directory too.
+#[derive(Debug)]
+pub struct Step {
+    /// New tables for the output level.
+    pub outputs: Vec<NewFile>,
+    /// Inputs of the output level passed by the merge; the merge no longer reads them.
+    pub replaced: Vec<Arc<FileMeta>>,
 }
 
 /// The stripe of `seq` among ascending snapshot sequence numbers.
@@ -66,50 +98,94 @@ pub struct OutputSpec<'a> {
     pub cache: Option<&'a Arc<BlockCache>>,
 }
 
-/// Writes the merged, filtered inputs of `task` into new tables numbered by `next_number`.
+/// Writes the merged, filtered inputs of `task` into new tables numbered by `next_number`,
+/// handing finished outputs and the inputs they replace to `step` whenever they can be
+/// installed before the end (`None`: everything is left for one edit at the end).
 ///
 /// `snapshots` are the live snapshot sequence numbers, ascending.
 ///
 /// # Errors
 ///
-/// I/O or corruption reading inputs or writing outputs; partial outputs are left as orphans
-/// for the next open to delete (they are not in the manifest).
+/// I/O or corruption reading inputs or writing outputs, or `step`'s error; outputs not yet
+/// handed to `step` are left as orphans for the next open to delete (they are not in the
+/// manifest).
 pub fn run(
-    task: &Task,
+    task: Task,
     spec: &OutputSpec<'_>,
     snapshots: &[u64],
     next_number: &mut dyn FnMut() -> u64,
+    mut step: Option<&mut dyn FnMut(Step) -> Result<()>>,
 ) -> Result<Outcome> {
-    let mut out = Outcome::default();
-    let children: Vec<Box<dyn InternalIterator>> = task
-        .inputs
+    let mut out = Outcome {
+        bytes_read: task.input_bytes(),
+        ..Outcome::default()
+    };
+    let Task {
+        inputs,
+        mut next_inputs,
+        output_level,
+        bottommost,
+        ..
+    } = task;
+    next_inputs.sort_by(|a, b| user_key(&a.smallest).cmp(user_key(&b.smallest)));
+    let children: Vec<Box<dyn InternalIterator>> = inputs
         .iter()
-        .chain(&task.next_inputs)
+        .chain(&next_inputs)
         .map(|f| Box::new(f.table.iter_verified()) as Box<dyn InternalIterator>)
         .collect();
-    out.bytes_read = task.input_bytes();
     let mut merge = MergingIter::new(children, Direction::Forward);
     merge.position(None)?;
     let mut builder: Option<(TableBuilder, u64)> = None;
     let mut current_key: Vec<u8> = Vec::new();
     let mut last_stripe: Option<usize> = None;
+    // Output-level inputs wholly before the current user key (a prefix of `next_inputs`).
+    let mut passed = 0;
     while merge.valid() {
-        let ikey = merge.key();
-        let (uk, seq, kind) = parse_internal_key(ikey)
+        let (uk, seq, kind) = parse_internal_key(merge.key())
             .ok_or_else(|| Error::corruption("(compaction input)", 0, "malformed internal key"))?;
-        let new_key = uk != current_key.as_slice();
-        if new_key {
+        if uk != current_key.as_slice() {
             current_key.clear();
             current_key.extend_from_slice(uk);
             last_stripe = None;
-            // Cut the output between user keys once it is large enough.
-            if builder
-                .as_ref()
-                .is_some_and(|(b, _)| b.estimated_size() >= spec.target_file_size)
+            let before = passed;
+            while passed < next_inputs.len()
+                && user_key(&next_inputs[passed].largest) < current_key.as_slice()
             {
-                if let Some((b, number)) = builder.take() {
-                    out.outputs.push(finish(b, number, task.output_level)?);
+                passed += 1;
+            }
+            let stepping = step.is_some() && passed < next_inputs.len();
+            let crossed = passed > before && step.is_some();
+            // Cut the output between user keys once it is large enough. While steps can
+            // come, outputs are cut at the ends of inputs, between half and twice the
+            // target (RocksDB's `level_compaction_dynamic_file_size` aligns outputs with the
+            // level below the same way), since only there can they be installed.
+            let target = spec.target_file_size;
+            let cut = builder.as_ref().is_some_and(|(b, _)| {
+                let size = b.estimated_size();
+                if crossed {
+                    size >= target / 2
+                } else if stepping {
+                    size >= target.saturating_mul(2)
+                } else {
+                    size >= target
                 }
+            });
+            if cut {
+                if let Some((b, number)) = builder.take() {
+                    push_output(&mut out, b, number, output_level)?;
+                }
+            }
+            if let (true, None, Some(step)) = (crossed, &builder, step.as_mut()) {
+                // Only the sources passed are exhausted: let go of their tables so that
+                // the step's removal deletes them.
+                merge.release_exhausted();
+                sync_dir_for(spec, &out.outputs)?;
+                out.stepped_outputs += out.outputs.len();
+                step(Step {
+                    outputs: std::mem::take(&mut out.outputs),
+                    replaced: next_inputs.drain(..passed).collect(),
+                })?;
+                passed = 0;
             }
         }
         let st = stripe(snapshots, seq);
@@ -117,7 +193,7 @@ pub fn run(
             true // shadowed by a newer version in the same stripe
         } else {
             last_stripe = Some(st);
-            kind == Kind::Delete && task.bottommost && st == 0
+            kind == Kind::Delete && bottommost && st == 0
         };
         if drop {
             out.dropped += 1;
@@ -134,30 +210,247 @@ pub fn run(
                 builder = Some((b, number));
             }
             if let Some((b, _)) = builder.as_mut() {
-                b.add(ikey, merge.value())?;
+                b.add(merge.key(), merge.value())?;
             }
         }
         merge.advance()?;
     }
     if let Some((b, number)) = builder.take() {
-        out.outputs.push(finish(b, number, task.output_level)?);
+        push_output(&mut out, b, number, output_level)?;
     }
-    if !out.outputs.is_empty() {
-        spec.fs
-            .sync_dir(spec.dir)
-            .map_err(|e| Error::io("syncing directory", spec.dir, e))?;
-    }
-    out.bytes_written = out.outputs.iter().map(|f| f.size).sum();
+    sync_dir_for(spec, &out.outputs)?;
+    out.remaining = inputs.into_iter().chain(next_inputs).collect();
     Ok(out)
 }
 
-fn finish(b: TableBuilder, number: u64, level: usize) -> Result<NewFile> {
-    Ok(NewFile::from_built(level as u32, number, b.finish()?))
+/// Finishes (and syncs) an output and counts it.
+fn push_output(out: &mut Outcome, b: TableBuilder, number: u64, level: usize) -> Result<()> {
+    let f = NewFile::from_built(level as u32, number, b.finish()?);
+    out.bytes_written += f.size;
+    out.outputs.push(f);
+    Ok(())
+}
+
+/// Syncs the directory when `outputs` created entries in it.
+fn sync_dir_for(spec: &OutputSpec<'_>, outputs: &[NewFile]) -> Result<()> {
+    if outputs.is_empty() {
+        return Ok(());
+    }
+    spec.fs
+        .sync_dir(spec.dir)
+        .map_err(|e| Error::io("syncing directory", spec.dir, e))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::stripe;
+    use std::collections::BTreeMap;
+    use std::path::Path;
+
+    use super::*;
+    use crate::filename::table_path;
+    use crate::fs::MemFs;
+    use crate::key::make_internal_key;
+    use crate::options::Compression;
+    use crate::sstable::{Table, TableOpenOptions};
+
+    /// A user key's newest entry in a table: (sequence, is a put, value).
+    type Newest = BTreeMap<Vec<u8>, (u64, bool, Vec<u8>)>;
+
+    const DIR: &str = "/run";
+
+    fn table_options() -> TableOptions {
+        TableOptions {
+            block_size: 512,
+            restart_interval: 4,
+            compression: Compression::None,
+            bloom_bits_per_key: 0,
+        }
+    }
+
+    fn open(fs: &Arc<dyn FileSystem>, nf: &NewFile) -> Arc<FileMeta> {
+        let path = table_path(Path::new(DIR), nf.number);
+        let table = Table::open(
+            &**fs,
+            &path,
+            nf.number,
+            Some(nf.size),
+            &TableOpenOptions::default(),
+        )
+        .unwrap();
+        Arc::new(FileMeta {
+            number: nf.number,
+            level: nf.level,
+            size: nf.size,
+            file_crc: nf.file_crc,
+            smallest: nf.smallest.clone(),
+            largest: nf.largest.clone(),
+            smallest_seq: nf.smallest_seq,
+            largest_seq: nf.largest_seq,
+            num_entries: nf.num_entries,
+            table,
+            read_budget: crate::manifest::ReadBudget::for_size(nf.size),
+        })
+    }
+
+    /// A table of `entries` (user key, sequence, put or delete), sorted as tables are.
+    fn table(
+        fs: &Arc<dyn FileSystem>,
+        number: u64,
+        level: u32,
+        mut entries: Vec<(Vec<u8>, u64, bool)>,
+    ) -> Arc<FileMeta> {
+        entries.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        let mut b = create_table(fs, Path::new(DIR), table_options(), number, None).unwrap();
+        for (k, seq, put) in &entries {
+            let kind = if *put { Kind::Put } else { Kind::Delete };
+            b.add(&make_internal_key(k, *seq, kind as u8), &value(k, *seq))
+                .unwrap();
+        }
+        open(fs, &NewFile::from_built(level, number, b.finish().unwrap()))
+    }
+
+    fn value(k: &[u8], seq: u64) -> Vec<u8> {
+        let mut v = k.to_vec();
+        v.extend_from_slice(&seq.to_le_bytes());
+        v.resize(40 + (seq % 50) as usize, b'v');
+        v
+    }
+
+    fn newest(f: &FileMeta) -> Newest {
+        let mut out = Newest::new();
+        let mut it = f.table.iter();
+        it.seek_to_first().unwrap();
+        while it.valid() {
+            let (uk, seq, kind) = parse_internal_key(it.key()).unwrap();
+            out.entry(uk.to_vec())
+                .or_insert((seq, kind == Kind::Put, it.value().to_vec()));
+            it.next().unwrap();
+        }
+        out
+    }
+
+    /// What a read finds in a version made of `upper` over the sorted level `level`.
+    fn read(upper: &[Newest], level: &[(Arc<FileMeta>, Newest)], k: &[u8]) -> Option<Vec<u8>> {
+        let found = upper.iter().filter_map(|t| t.get(k)).max_by_key(|e| e.0);
+        let found = found.or_else(|| {
+            let i = level.partition_point(|(f, _)| user_key(&f.largest) < k);
+            level
+                .get(i)
+                .filter(|(f, _)| user_key(&f.smallest) <= k)
+                .and_then(|(_, t)| t.get(k))
+        });
+        found.and_then(|(_, put, v)| put.then(|| v.clone()))
+    }
+
+    /// Random level-1 tables (some tiny, some many times the output size) under random
+    /// level-0 tables of newer puts and deletes, compacted with a check after every step:
+    /// the level stays sorted and disjoint, and every key reads its newest put (or nothing
+    /// after a delete). Then the same after the last edit.
+    #[test]
+    fn every_step_leaves_a_version_that_reads_right() {
+        for seed in 1..=60u64 {
+            let mut rnd = crate::testing::seeded_rng(seed);
+            let mem = MemFs::new();
+            mem.create_dir_all(Path::new(DIR)).unwrap();
+            let fs: Arc<dyn FileSystem> = Arc::new(mem);
+            let key = |i: u64| format!("k{i:05}").into_bytes();
+            let universe = 3000;
+            let mut number = 0;
+            let mut seq = 0;
+            // Level 1: sorted distinct keys cut into runs of random length.
+            let mut keys: Vec<u64> = (0..universe).filter(|_| rnd(3) == 0).collect();
+            keys.dedup();
+            let mut next_inputs = Vec::new();
+            let mut at = 0;
+            while at < keys.len() {
+                let n = [1, 5, 40, 200][rnd(4) as usize].min(keys.len() - at);
+                let entries = keys[at..at + n]
+                    .iter()
+                    .map(|&k| {
+                        seq += 1;
+                        (key(k), seq, rnd(10) != 0)
+                    })
+                    .collect();
+                number += 1;
+                next_inputs.push(table(&fs, number, 1, entries));
+                at += n;
+            }
+            let inputs: Vec<Arc<FileMeta>> = (0..1 + rnd(3))
+                .map(|_| {
+                    let entries = (0..rnd(400))
+                        .map(|_| {
+                            seq += 1;
+                            (key(rnd(universe)), seq, rnd(4) != 0)
+                        })
+                        .collect();
+                    number += 1;
+                    table(&fs, number, 0, entries)
+                })
+                .collect();
+            let upper: Vec<Newest> = inputs.iter().map(|f| newest(f)).collect();
+            let mut level: Vec<(Arc<FileMeta>, Newest)> =
+                next_inputs.iter().map(|f| (f.clone(), newest(f))).collect();
+            let expected: Vec<Option<Vec<u8>>> = (0..universe)
+                .map(|k| read(&upper, &level, &key(k)))
+                .collect();
+            let check = |level: &[(Arc<FileMeta>, Newest)], upper: &[Newest], when: &str| {
+                for w in level.windows(2) {
+                    assert!(
+                        user_key(&w[0].0.largest) < user_key(&w[1].0.smallest),
+                        "seed {seed}, {when}: tables {} and {} overlap",
+                        w[0].0.number,
+                        w[1].0.number
+                    );
+                }
+                for k in 0..universe {
+                    let got = read(upper, level, &key(k));
+                    assert_eq!(got, expected[k as usize], "seed {seed}, {when}: key {k}");
+                }
+            };
+            let task = Task {
+                level: 0,
+                output_level: 1,
+                inputs,
+                next_inputs,
+                trivial_move: false,
+                bottommost: true,
+                score: 1.0,
+            };
+            let spec = OutputSpec {
+                fs: &fs,
+                dir: Path::new(DIR),
+                table: table_options(),
+                target_file_size: [1 << 10, 4 << 10, 16 << 10][rnd(3) as usize],
+                cache: None,
+            };
+            let mut steps = 0;
+            let apply = |level: &mut Vec<(Arc<FileMeta>, Newest)>,
+                         add: &[NewFile],
+                         remove: &[Arc<FileMeta>]| {
+                level.retain(|(f, _)| remove.iter().all(|r| r.number != f.number));
+                for nf in add {
+                    let f = open(&fs, nf);
+                    let t = newest(&f);
+                    level.push((f, t));
+                }
+                level.sort_by(|a, b| user_key(&a.0.smallest).cmp(user_key(&b.0.smallest)));
+            };
+            let mut on_step = |s: Step| -> Result<()> {
+                steps += 1;
+                apply(&mut level, &s.outputs, &s.replaced);
+                check(&level, &upper, &format!("step {steps}"));
+                Ok(())
+            };
+            let mut next_number = || {
+                number += 1;
+                number
+            };
+            let out = run(task, &spec, &[], &mut next_number, Some(&mut on_step)).unwrap();
+            assert!(steps > 0 || keys.len() < 10, "seed {seed}: no step");
+            apply(&mut level, &out.outputs, &out.remaining);
+            check(&level, &[], "at the end");
+        }
+    }
 
     #[test]
     fn stripes() {

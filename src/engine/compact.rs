@@ -179,10 +179,11 @@ impl Engine {
                     };
                 }
             };
-            let r = self.run_task(&task);
+            let numbers: Vec<u64> = task.file_numbers().collect();
+            let r = self.run_task(task);
             {
                 let mut st = lock(&self.state);
-                for n in task.file_numbers() {
+                for n in numbers {
                     st.busy.remove(&n);
                 }
                 st.running -= 1;
@@ -227,15 +228,16 @@ impl Engine {
         }
     }
 
-    /// Runs one task and installs its result.
-    pub(crate) fn run_task(&self, task: &Task) -> Result<()> {
-        let removed: Vec<(u32, u64)> = task
-            .inputs
-            .iter()
-            .chain(&task.next_inputs)
-            .map(|f| (f.level, f.number))
-            .collect();
+    /// Runs one task and installs its result: outputs in steps while it runs (see
+    /// `compaction::run`, "Installing in steps"), the rest in one edit at the end.
+    pub(crate) fn run_task(&self, task: Task) -> Result<()> {
         if task.trivial_move {
+            let removed = task
+                .inputs
+                .iter()
+                .chain(&task.next_inputs)
+                .map(|f| (f.level, f.number))
+                .collect();
             let moved = task
                 .inputs
                 .iter()
@@ -255,6 +257,8 @@ impl Engine {
             );
             return Ok(());
         }
+        let (level, output_level) = (task.level, task.output_level);
+        let inputs = task.inputs.len() + task.next_inputs.len();
         let snapshots = self.snapshot_seqs();
         let spec = run::OutputSpec {
             fs: &self.fs,
@@ -263,15 +267,82 @@ impl Engine {
             target_file_size: self.opts.target_file_size,
             cache: cache_to_offer(&self.opts, &self.block_cache),
         };
-        let outcome = run::run(task, &spec, &snapshots, &mut || {
-            lock(&self.state).versions.new_file_number()
-        })?;
+        // Outputs installed by steps stay busy until the task ends, as its inputs do.
+        let mut stepped: Vec<u64> = Vec::new();
+        let mut step = |s: run::Step| self.install_step(s, &mut stepped);
+        let outcome = run::run(
+            task,
+            &spec,
+            &snapshots,
+            &mut || lock(&self.state).versions.new_file_number(),
+            Some(&mut step),
+        );
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                self.release_busy(&stepped);
+                return Err(e);
+            }
+        };
+        let installed = self.install_outcome(&outcome);
+        self.release_busy(&stepped);
+        installed?;
+        let c = &self.counters;
+        Counters::add(&c.compactions, 1);
+        Counters::add(&c.compaction_bytes_read, outcome.bytes_read);
+        Counters::add(&c.compaction_bytes_written, outcome.bytes_written);
+        Counters::add(&c.table_bytes_written, outcome.bytes_written);
+        tracing::info!(
+            level,
+            output_level,
+            inputs,
+            outputs = outcome.outputs.len() + outcome.stepped_outputs,
+            steps = stepped.len(),
+            bytes_read = outcome.bytes_read,
+            bytes_written = outcome.bytes_written,
+            dropped = outcome.dropped,
+            "compaction installed"
+        );
+        Ok(())
+    }
+
+    /// Installs one step of a running compaction: its outputs added (and held busy, their
+    /// numbers pushed to `stepped`), the inputs it replaces removed and marked for deletion.
+    fn install_step(&self, s: run::Step, stepped: &mut Vec<u64>) -> Result<()> {
+        let opener = lock(&self.state).versions.table_opener();
+        let metas = s
+            .outputs
+            .iter()
+            .map(|nf| opener.open(nf))
+            .collect::<Result<Vec<_>>>()?;
+        let removed = s.replaced.iter().map(|f| (f.level, f.number)).collect();
+        let mut st = lock(&self.state);
+        st.versions.log_and_apply(metas, removed, None, 0)?;
+        st.busy.extend(s.outputs.iter().map(|f| f.number));
+        stepped.extend(s.outputs.iter().map(|f| f.number));
+        self.refresh_pressure(&mut st);
+        self.install_sv(&st);
+        drop(st);
+        for f in &s.replaced {
+            f.table.mark_obsolete(self.fs.clone());
+        }
+        Counters::add(&self.counters.compaction_steps, 1);
+        Ok(())
+    }
+
+    /// The last edit of a compaction: the outputs left added, the inputs left removed.
+    fn install_outcome(&self, outcome: &run::Outcome) -> Result<()> {
         let opener = lock(&self.state).versions.table_opener();
         let metas = outcome
             .outputs
             .iter()
             .map(|nf| opener.open(nf))
             .collect::<Result<Vec<_>>>()?;
+        let removed = outcome
+            .remaining
+            .iter()
+            .map(|f| (f.level, f.number))
+            .collect();
         let vc = VlogChange {
             discard: outcome.vlog_discard.iter().map(|(&n, &b)| (n, b)).collect(),
             ..VlogChange::default()
@@ -282,25 +353,21 @@ impl Engine {
         self.refresh_pressure(&mut st);
         self.install_sv(&st);
         drop(st);
-        for f in task.inputs.iter().chain(&task.next_inputs) {
+        for f in &outcome.remaining {
             f.table.mark_obsolete(self.fs.clone());
         }
-        let c = &self.counters;
-        Counters::add(&c.compactions, 1);
-        Counters::add(&c.compaction_bytes_read, outcome.bytes_read);
-        Counters::add(&c.compaction_bytes_written, outcome.bytes_written);
-        Counters::add(&c.table_bytes_written, outcome.bytes_written);
-        tracing::info!(
-            level = task.level,
-            output_level = task.output_level,
-            inputs = task.inputs.len() + task.next_inputs.len(),
-            outputs = outcome.outputs.len(),
-            bytes_read = outcome.bytes_read,
-            bytes_written = outcome.bytes_written,
-            dropped = outcome.dropped,
-            "compaction installed"
-        );
         Ok(())
+    }
+
+    /// Frees the tables a finished task held busy beyond its inputs.
+    fn release_busy(&self, numbers: &[u64]) {
+        if numbers.is_empty() {
+            return;
+        }
+        let mut st = lock(&self.state);
+        for n in numbers {
+            st.busy.remove(n);
+        }
     }
 
     /// Flushes, then waits until no compaction is owed: level 0 below its trigger and no
@@ -341,13 +408,15 @@ impl Engine {
         let (lower, upper) = (as_slices(lo), as_slices(hi));
         let in_range =
             |f: &Arc<FileMeta>| overlaps(user_key(&f.smallest), user_key(&f.largest), lower, upper);
-        let v = lock(&self.state).versions.current();
-        let deepest = v
-            .levels
-            .iter()
-            .rposition(|files| files.iter().any(in_range))
-            .unwrap_or(0);
-        let last_output = deepest.max(1).min(v.levels.len().saturating_sub(1));
+        let (deepest, levels) = {
+            let v = lock(&self.state).versions.current();
+            let deepest = v
+                .levels
+                .iter()
+                .rposition(|files| files.iter().any(in_range));
+            (deepest.unwrap_or(0), v.levels.len())
+        };
+        let last_output = deepest.max(1).min(levels.saturating_sub(1));
         for level in 0..last_output {
             self.check_writable()?;
             let v = lock(&self.state).versions.current();
@@ -361,9 +430,13 @@ impl Engine {
                     .cloned()
                     .collect()
             };
-            if let Some(mut task) = picker::task_for(&v, level, inputs, &HashSet::new(), 0.0) {
+            let task = picker::task_for(&v, level, inputs, &HashSet::new(), 0.0);
+            // The version would keep every input alive until the task ends: the tables
+            // its steps replace are deleted as it goes.
+            drop(v);
+            if let Some(mut task) = task {
                 task.trivial_move = false;
-                self.run_task(&task)?;
+                self.run_task(task)?;
             }
         }
         Ok(())

@@ -480,6 +480,7 @@ impl Engine {
             flushes: Counters::get(&c.flushes),
             compactions: Counters::get(&c.compactions),
             trivial_moves: Counters::get(&c.trivial_moves),
+            compaction_steps: Counters::get(&c.compaction_steps),
             read_compactions: Counters::get(&c.read_compactions),
             idle_compactions: Counters::get(&c.idle_compactions),
             compaction_bytes_read: Counters::get(&c.compaction_bytes_read),

@@ -5,7 +5,9 @@
 //! record's checksums, up to its sealed length), and every table: each block's CRC, the
 //! decoded entries' order, that each value-log handle names a record of a live file exactly
 //! (or a file GC deleted), and the CRC32C of the whole file against the one the manifest
-//! recorded. Damage is listed with file and offset; `verify` itself fails only
+//! recorded; and that the manifest's levels past 0 are sorted with disjoint key ranges, as
+//! reads assume (an overlap is reported against the manifest, at offset 0). Damage is
+//! listed with file and offset; `verify` itself fails only
 //! when it cannot read the directory.
 
 use std::fmt;

@@ -164,6 +164,18 @@ impl MergingIter {
         self.children[self.heap[0]].value()
     }
 
+    /// Replaces every source that ran out with an empty one, so that what it holds (a
+    /// table kept open, and so not yet deleted) goes now. For one-pass merges (a
+    /// compaction): a source dropped this way is not read again if the merge is positioned
+    /// anew.
+    pub fn release_exhausted(&mut self) {
+        for c in &mut self.children {
+            if !c.valid() {
+                *c = Box::new(Exhausted);
+            }
+        }
+    }
+
     /// Moves one entry on in this merge's direction.
     ///
     /// # Errors
@@ -184,6 +196,39 @@ impl MergingIter {
             self.runner_up = None;
             self.sift_down(0);
         }
+        Ok(())
+    }
+}
+
+/// A source with no entries (what [`MergingIter::release_exhausted`] leaves).
+struct Exhausted;
+
+impl InternalIterator for Exhausted {
+    fn valid(&self) -> bool {
+        false
+    }
+    fn key(&self) -> &[u8] {
+        &[]
+    }
+    fn value(&self) -> &[u8] {
+        &[]
+    }
+    fn seek_to_first(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn seek_to_last(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn seek(&mut self, _target: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    fn seek_for_prev(&mut self, _target: &[u8]) -> Result<()> {
+        Ok(())
+    }
+    fn next(&mut self) -> Result<()> {
+        Ok(())
+    }
+    fn prev(&mut self) -> Result<()> {
         Ok(())
     }
 }
