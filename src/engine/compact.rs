@@ -2,9 +2,12 @@
 //!
 //! Compaction threads take tasks from the pure picker under the structure lock, marking
 //! their tables busy so that concurrent tasks never share one; they run without the lock and
-//! install with one manifest edit under it. Inputs leave the version at install and are
-//! deleted when the last reader (an iterator or a lookup in flight) drops them. The flush
-//! thread is separate, so flushes never wait behind a compaction.
+//! install their outputs under it, in steps as they go (`compaction::run`, "Installing in
+//! steps"; a step's outputs stay busy until the task ends) and with a last edit at the end.
+//! Inputs leave the version at the edit that replaces them and are deleted when the last
+//! reader (an iterator, a lookup in flight, the merge) drops them; nothing here holds a
+//! version across a task. The flush thread is separate, so flushes never wait behind a
+//! compaction.
 //!
 //! `compact_range` flushes, pauses automatic compactions, waits for running ones, and then
 //! compacts every level overlapping the range into the next, down to the deepest level
