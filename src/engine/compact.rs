@@ -27,7 +27,7 @@ use crate::error::Result;
 use crate::iter::db_iter::as_slices;
 use crate::iter::level::overlaps;
 use crate::key::user_key;
-use crate::manifest::{FileMeta, Version, VlogChange};
+use crate::manifest::{FileMeta, NewFile, Version, VlogChange};
 use crate::stats::Counters;
 
 /// Write pressure, refreshed whenever the version changes.
@@ -312,51 +312,52 @@ impl Engine {
     /// Installs one step of a running compaction: its outputs added (and held busy, their
     /// numbers pushed to `stepped`), the inputs it replaces removed and marked for deletion.
     fn install_step(&self, s: run::Step, stepped: &mut Vec<u64>) -> Result<()> {
-        let opener = lock(&self.state).versions.table_opener();
-        let metas = s
-            .outputs
-            .iter()
-            .map(|nf| opener.open(nf))
-            .collect::<Result<Vec<_>>>()?;
-        let removed = s.replaced.iter().map(|f| (f.level, f.number)).collect();
-        let mut st = lock(&self.state);
-        st.versions.log_and_apply(metas, removed, None, 0)?;
-        st.busy.extend(s.outputs.iter().map(|f| f.number));
-        stepped.extend(s.outputs.iter().map(|f| f.number));
-        self.refresh_pressure(&mut st);
-        self.install_sv(&st);
-        drop(st);
-        for f in &s.replaced {
-            f.table.mark_obsolete(self.fs.clone());
-        }
+        self.install_edit(
+            &s.outputs,
+            &s.replaced,
+            VlogChange::default(),
+            Some(stepped),
+        )?;
         Counters::add(&self.counters.compaction_steps, 1);
         Ok(())
     }
 
     /// The last edit of a compaction: the outputs left added, the inputs left removed.
     fn install_outcome(&self, outcome: &run::Outcome) -> Result<()> {
-        let opener = lock(&self.state).versions.table_opener();
-        let metas = outcome
-            .outputs
-            .iter()
-            .map(|nf| opener.open(nf))
-            .collect::<Result<Vec<_>>>()?;
-        let removed = outcome
-            .remaining
-            .iter()
-            .map(|f| (f.level, f.number))
-            .collect();
         let vc = VlogChange {
             discard: outcome.vlog_discard.iter().map(|(&n, &b)| (n, b)).collect(),
             ..VlogChange::default()
         };
+        self.install_edit(&outcome.outputs, &outcome.remaining, vc, None)
+    }
+
+    /// One edit of a compaction: `outputs` opened and added, `removed` taken out of the
+    /// version and marked for deletion. With `busy`, the outputs are held busy and their
+    /// numbers pushed there (until the task ends).
+    fn install_edit(
+        &self,
+        outputs: &[NewFile],
+        removed: &[Arc<FileMeta>],
+        vc: VlogChange,
+        busy: Option<&mut Vec<u64>>,
+    ) -> Result<()> {
+        let opener = lock(&self.state).versions.table_opener();
+        let metas = outputs
+            .iter()
+            .map(|nf| opener.open(nf))
+            .collect::<Result<Vec<_>>>()?;
+        let deletes = removed.iter().map(|f| (f.level, f.number)).collect();
         let mut st = lock(&self.state);
         st.versions
-            .log_and_apply_with(metas, removed, None, 0, vc)?;
+            .log_and_apply_with(metas, deletes, None, 0, vc)?;
+        if let Some(busy) = busy {
+            st.busy.extend(outputs.iter().map(|f| f.number));
+            busy.extend(outputs.iter().map(|f| f.number));
+        }
         self.refresh_pressure(&mut st);
         self.install_sv(&st);
         drop(st);
-        for f in &outcome.remaining {
+        for f in removed {
             f.table.mark_obsolete(self.fs.clone());
         }
         Ok(())
