@@ -56,8 +56,6 @@ pub struct Outcome {
     /// Inputs not yet removed by a [`Step`]: every input of the upper level, and the output
     /// level's inputs left.
     pub remaining: Vec<Arc<FileMeta>>,
-    /// Tables installed by steps.
-    pub stepped_outputs: usize,
     /// Bytes read from input tables.
     pub bytes_read: u64,
     /// Bytes written to output tables (steps' included).
@@ -180,7 +178,6 @@ pub fn run(
                 // the step's removal deletes them.
                 merge.release_exhausted();
                 sync_dir_for(spec, &out.outputs)?;
-                out.stepped_outputs += out.outputs.len();
                 step(Step {
                     outputs: std::mem::take(&mut out.outputs),
                     replaced: next_inputs.drain(..passed).collect(),

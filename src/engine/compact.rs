@@ -272,7 +272,11 @@ impl Engine {
         };
         // Outputs installed by steps stay busy until the task ends, as its inputs do.
         let mut stepped: Vec<u64> = Vec::new();
-        let mut step = |s: run::Step| self.install_step(s, &mut stepped);
+        let mut steps = 0u64;
+        let mut step = |s: run::Step| {
+            steps += 1;
+            self.install_step(s, &mut stepped)
+        };
         let outcome = run::run(
             task,
             &spec,
@@ -299,8 +303,8 @@ impl Engine {
             level,
             output_level,
             inputs,
-            outputs = outcome.outputs.len() + outcome.stepped_outputs,
-            steps = stepped.len(),
+            outputs = outcome.outputs.len() + stepped.len(),
+            steps,
             bytes_read = outcome.bytes_read,
             bytes_written = outcome.bytes_written,
             dropped = outcome.dropped,
