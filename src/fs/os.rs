@@ -71,9 +71,10 @@ struct OsWritable {
     /// `fallocate` for the syncs that follow).
     size: u64,
     mapped_appends: bool,
-    /// The preallocated space from the append position on, when mapped: appends that fit go
-    /// straight into it (`buf` is empty then); one that does not, and all after it, go
-    /// through `buf` and `write(2)`.
+    /// The preallocated space from the append position on, when mapped (the map may reach
+    /// past it, see `AppendMap`): appends that fit go straight into it (`buf` is empty
+    /// then); one that does not, and all after it until the next preallocation, go through
+    /// `buf` and `write(2)`.
     map: Option<AppendMap>,
 }
 
@@ -119,6 +120,14 @@ impl WritableFile for OsWritable {
         }
         // The bytes appended so far go first, so the map starts at the append position.
         self.flush()?;
+        if self
+            .map
+            .as_mut()
+            .is_some_and(|m| m.grow(&self.file, from, len))
+        {
+            self.size = len;
+            return Ok(());
+        }
         self.map = None;
         self.map = if self.mapped_appends {
             AppendMap::allocate(&self.file, self.len, from, len)
@@ -447,6 +456,7 @@ mod tests {
             let mut expect = b"header".to_vec();
             w.append(b"header").unwrap();
             let mut size = 0;
+            let mut first_map = None;
             for (i, n) in [10usize, 4000, 5000, 70_000, 1, 300, 9000]
                 .into_iter()
                 .enumerate()
@@ -456,6 +466,10 @@ mod tests {
                     w.preallocate(size).unwrap();
                     let can_map = super::super::append_map::in_place_filesystem(&w.file);
                     assert_eq!(w.map.is_some(), mapped && can_map, "mapped {mapped}");
+                    // Every step here falls inside the first map's window: it is kept.
+                    let start = w.map.as_ref().map(|m| m.start());
+                    first_map = first_map.or(start);
+                    assert_eq!(start, first_map, "step {i}: the map was replaced");
                 }
                 // Some appends overrun the preallocated (and mapped) space.
                 let rec: Vec<u8> = (0..n).map(|j| (i * 31 + j) as u8).collect();

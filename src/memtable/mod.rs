@@ -14,6 +14,7 @@ use crate::batch::BatchRecord;
 use crate::error::Result;
 use crate::iter::InternalIterator;
 use crate::key::{compare_internal, pack_trailer, parse_internal_key, user_key, Kind};
+use crate::limits::SEQNO_MAX;
 use crate::sstable::filter::key_hash;
 use crate::sstable::Lookup;
 use skiplist::{Cursor, Indexed, KeyOrder, SkipList};
@@ -67,7 +68,25 @@ impl Memtable {
         let trailer = pack_trailer(seq, kind as u8).to_le_bytes();
         let hash = key_hash(key);
         self.list.insert(&[key, &trailer], value, hash);
-        self.largest_seq.fetch_max(seq, Ordering::Relaxed);
+        // One writer at a time: a load and a store, not a locked `fetch_max` (see
+        // `SkipList::insert` on locked adds after stores into fresh arena lines).
+        if seq > self.largest_seq.load(Ordering::Relaxed) {
+            self.largest_seq.store(seq, Ordering::Relaxed);
+        }
+    }
+
+    /// Brings into the cache what an insert of `key` (a user key) will read; see
+    /// `SkipList::warm`.
+    pub fn warm(&self, key: &[u8]) {
+        let trailer = pack_trailer(SEQNO_MAX, Kind::Put as u8).to_le_bytes();
+        let mut lookup = [0u8; 128];
+        if key.len() + trailer.len() > lookup.len() {
+            return;
+        }
+        lookup[..key.len()].copy_from_slice(key);
+        lookup[key.len()..key.len() + trailer.len()].copy_from_slice(&trailer);
+        self.list
+            .warm(&lookup[..key.len() + trailer.len()], key_hash(key));
     }
 
     /// Inserts decoded batch records.
