@@ -87,10 +87,13 @@ pub(crate) struct Slot {
 #[must_use]
 pub(crate) struct QueuedWrite(Option<(Arc<Slot>, bool)>);
 
-/// Calls `f(kind, key, value)` for each record of an encoded batch made by this process.
-pub(crate) fn for_each_record(records: &[u8], mut f: impl FnMut(Kind, &[u8], &[u8])) {
+/// The records of an encoded batch made by this process, as `(kind, key, value)`.
+pub(crate) fn records_of(records: &[u8]) -> impl Iterator<Item = (Kind, &[u8], &[u8])> {
     let mut r = Reader::new(records);
-    while !r.is_empty() {
+    std::iter::from_fn(move || {
+        if r.is_empty() {
+            return None;
+        }
         let step = (|| {
             let kind = Kind::from_tag(r.u8()?)?;
             let key = r.length_prefixed()?;
@@ -100,13 +103,15 @@ pub(crate) fn for_each_record(records: &[u8], mut f: impl FnMut(Kind, &[u8], &[u
             };
             Some((kind, key, value))
         })();
-        match step {
-            Some((kind, key, value)) => f(kind, key, value),
-            None => {
-                debug_assert!(false, "a batch built in this process is malformed");
-                return;
-            }
-        }
+        debug_assert!(step.is_some(), "a batch built in this process is malformed");
+        step
+    })
+}
+
+/// Calls `f(kind, key, value)` for each record of an encoded batch made by this process.
+pub(crate) fn for_each_record(records: &[u8], mut f: impl FnMut(Kind, &[u8], &[u8])) {
+    for (kind, key, value) in records_of(records) {
+        f(kind, key, value);
     }
 }
 
@@ -285,13 +290,9 @@ impl Engine {
     /// of `batch`'s keys will search in the active memtable, so that they find it cached.
     fn warm_memtable(&self, batch: &WriteBatch) {
         let sv = self.sv.load();
-        let mut n = 0;
-        for_each_record(batch.records(), |_, key, _| {
-            if n < WARM_RECORDS_MAX {
-                sv.mem.warm(key);
-            }
-            n += 1;
-        });
+        for (_, key, _) in records_of(batch.records()).take(WARM_RECORDS_MAX) {
+            sv.mem.warm(key);
+        }
     }
 
     /// Waits until `slot` leads or is done. With `spin`, and while fewer than

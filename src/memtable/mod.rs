@@ -13,7 +13,9 @@ use bytes::Bytes;
 use crate::batch::BatchRecord;
 use crate::error::Result;
 use crate::iter::InternalIterator;
-use crate::key::{compare_internal, pack_trailer, parse_internal_key, user_key, Kind};
+use crate::key::{
+    compare_internal, make_internal_key, pack_trailer, parse_internal_key, user_key, Kind,
+};
 use crate::limits::SEQNO_MAX;
 use crate::sstable::filter::key_hash;
 use crate::sstable::Lookup;
@@ -78,15 +80,8 @@ impl Memtable {
     /// Brings into the cache what an insert of `key` (a user key) will read; see
     /// `SkipList::warm`.
     pub fn warm(&self, key: &[u8]) {
-        let trailer = pack_trailer(SEQNO_MAX, Kind::Put as u8).to_le_bytes();
-        let mut lookup = [0u8; 128];
-        if key.len() + trailer.len() > lookup.len() {
-            return;
-        }
-        lookup[..key.len()].copy_from_slice(key);
-        lookup[key.len()..key.len() + trailer.len()].copy_from_slice(&trailer);
-        self.list
-            .warm(&lookup[..key.len() + trailer.len()], key_hash(key));
+        let lookup = make_internal_key(key, SEQNO_MAX, Kind::Put as u8);
+        self.list.warm(&lookup, key_hash(key));
     }
 
     /// Inserts decoded batch records.
