@@ -284,6 +284,13 @@ impl RandomAccessFile for FaultReadable {
         self.shared.check(FaultOp::Read, &self.path)?;
         self.inner.read_at(offset, len)
     }
+    fn read_into(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+        self.shared.check(FaultOp::Read, &self.path)?;
+        self.inner.read_into(offset, len, buf)
+    }
+    fn reads_in_place(&self) -> bool {
+        self.inner.reads_in_place()
+    }
     fn len(&self) -> u64 {
         self.inner.len()
     }

@@ -344,6 +344,9 @@ impl RandomAccessFile for MemReadable {
             _ => Err(io::ErrorKind::UnexpectedEof.into()),
         }
     }
+    fn reads_in_place(&self) -> bool {
+        true
+    }
     fn len(&self) -> u64 {
         self.data.len() as u64
     }

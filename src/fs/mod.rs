@@ -105,6 +105,24 @@ pub trait RandomAccessFile: Send + Sync + Debug {
     ///
     /// `UnexpectedEof` when the range passes the end of the file, or the I/O error.
     fn read_at(&self, offset: u64, len: usize) -> io::Result<Bytes>;
+    /// Reads exactly `len` bytes at `offset` into `buf`, replacing its contents and reusing
+    /// its allocation (a reader that decodes what it reads keeps one buffer for every read).
+    ///
+    /// # Errors
+    ///
+    /// As [`RandomAccessFile::read_at`].
+    fn read_into(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+        let b = self.read_at(offset, len)?;
+        buf.clear();
+        buf.extend_from_slice(&b);
+        Ok(())
+    }
+    /// True when [`RandomAccessFile::read_at`] returns a view of memory the file already
+    /// holds (a map, an in-memory file): no copy and no allocation, so a reader should
+    /// prefer it to [`RandomAccessFile::read_into`].
+    fn reads_in_place(&self) -> bool {
+        false
+    }
     /// The file's size when it was opened.
     fn len(&self) -> u64;
     /// True for an empty file.

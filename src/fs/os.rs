@@ -179,6 +179,13 @@ impl RandomAccessFile for PreadFile {
         check_range(offset, len, self.len)?;
         Ok(Bytes::from(read_exact_at(&self.file, offset, len)?))
     }
+    fn read_into(&self, offset: u64, len: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+        check_range(offset, len, self.len)?;
+        // Zeroes only what the buffer never held: a reused buffer is overwritten in place.
+        buf.resize(len, 0);
+        // std's `read_exact_at` loops over short reads and retries `EINTR` (rule 8).
+        self.file.read_exact_at(buf, offset)
+    }
     fn len(&self) -> u64 {
         self.len
     }
@@ -194,6 +201,9 @@ impl RandomAccessFile for MmapFile {
         check_range(offset, len, self.data.len() as u64)?;
         let start = offset as usize;
         Ok(self.data.slice(start..start + len))
+    }
+    fn reads_in_place(&self) -> bool {
+        true
     }
     fn len(&self) -> u64 {
         self.data.len() as u64
@@ -403,9 +413,10 @@ mod tests {
         }
     }
 
-    /// Explicit reads return exactly the bytes asked for, whole and at any offset; a file
-    /// cut short after it was opened fails the read with `UnexpectedEof` (no partial or
-    /// stale bytes), as a read past the known length does.
+    /// Explicit reads return exactly the bytes asked for, whole and at any offset, also
+    /// into a reused buffer that held a longer or shorter read before; a file cut short
+    /// after it was opened fails the read with `UnexpectedEof` (no partial or stale bytes),
+    /// as a read past the known length does.
     #[test]
     fn explicit_reads_are_exact_and_fail_past_a_truncation() {
         let dir = tempfile::tempdir().unwrap();
@@ -416,15 +427,25 @@ mod tests {
         w.append(&data).unwrap();
         w.sync().unwrap();
         let r = fs.open(&p, false).unwrap();
+        assert!(!r.reads_in_place());
+        assert!(fs.open(&p, true).unwrap().reads_in_place());
+        let mut buf = vec![0xEE; 70_000];
         for (off, len) in [
             (0, 200_000),
             (1, 65_536),
             (123_457, 4096),
             (199_999, 1),
             (5, 0),
+            (7, 150_000),
         ] {
             let got = r.read_at(off as u64, len).unwrap();
             assert_eq!(&got[..], &data[off..off + len], "{len} bytes at {off}");
+            r.read_into(off as u64, len, &mut buf).unwrap();
+            assert_eq!(
+                &buf[..],
+                &data[off..off + len],
+                "{len} bytes at {off}, into"
+            );
         }
         std::fs::OpenOptions::new()
             .write(true)
@@ -438,6 +459,10 @@ mod tests {
         );
         assert_eq!(
             r.read_at(90_000, 20_000).unwrap_err().kind(),
+            io::ErrorKind::UnexpectedEof
+        );
+        assert_eq!(
+            r.read_into(90_000, 20_000, &mut buf).unwrap_err().kind(),
             io::ErrorKind::UnexpectedEof
         );
     }

@@ -18,6 +18,8 @@ use crate::prefetch::prefetch;
 
 /// Below this many candidates the search's probes share cache lines: no prefetch.
 const PREFETCH_SPAN_MIN: usize = 16;
+/// Block handles in a 64-byte cache line.
+const HANDLES_PER_LINE: usize = 64 / std::mem::size_of::<BlockHandle>();
 
 /// Index entries: the last key of each data block and the block's handle, in order.
 #[derive(Debug, Clone, Default)]
@@ -126,6 +128,7 @@ impl Index {
         }
         let th = head(uk, p);
         let (mut lo, mut hi) = (0, self.len());
+        let mut handles_loading = false;
         while lo < hi {
             let mid = (lo + hi) / 2;
             // Whichever way this step goes, start loading the next step's probe: a large
@@ -133,6 +136,15 @@ impl Index {
             if hi - lo > PREFETCH_SPAN_MIN {
                 prefetch(&self.heads[(lo + mid) / 2]);
                 prefetch(&self.heads[(mid + 1 + hi) / 2]);
+            } else if !handles_loading {
+                // The answer's handle, the caller's next load, is in a separate array: a
+                // miss of its own after a search that missed on the heads. The few
+                // candidates left span a few lines: load them alongside the last steps.
+                handles_loading = true;
+                for h in self.handles[lo..hi].iter().step_by(HANDLES_PER_LINE) {
+                    prefetch(h);
+                }
+                prefetch(&self.handles[hi - 1]);
             }
             let h = self.heads[mid];
             let less = if h != th {
