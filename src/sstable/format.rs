@@ -493,7 +493,8 @@ mod tests {
         let path = dir.path().join("t");
         let mut file = Vec::new();
         let mut blocks = Vec::new();
-        for (i, len) in [100, 4096, READ_BUFFER_KEEP_MAX + 5000, 3000, 1]
+        // Block 0 is stored raw (codec none): past the cap as read, not only as decoded.
+        for (i, len) in [READ_BUFFER_KEEP_MAX + 5000, 100, 4096, 3000, 1]
             .into_iter()
             .enumerate()
         {
@@ -507,7 +508,8 @@ mod tests {
             file.extend_from_slice(&block_trailer(&payload, tag));
             blocks.push((h, raw));
         }
-        let order = [2, 0, 4, 2, 1, 3, 0];
+        assert!(blocks[0].0.size as usize > READ_BUFFER_KEEP_MAX);
+        let order = [1, 0, 4, 0, 2, 3, 1];
         let check = |fs: &dyn FileSystem, mmap: bool| {
             let f = fs.open(&path, mmap).unwrap();
             for &i in &order {
