@@ -52,9 +52,15 @@ pub fn pack_trailer(seq: u64, kind: u8) -> u64 {
 /// Builds an internal key.
 pub fn make_internal_key(user_key: &[u8], seq: u64, kind: u8) -> Vec<u8> {
     let mut v = Vec::with_capacity(user_key.len() + TRAILER_BYTES);
-    v.extend_from_slice(user_key);
-    v.extend_from_slice(&pack_trailer(seq, kind).to_le_bytes());
+    set_internal_key(&mut v, user_key, seq, kind);
     v
+}
+
+/// Makes `out` the internal key of `user_key` at `seq` with `kind`, reusing its allocation.
+pub fn set_internal_key(out: &mut Vec<u8>, user_key: &[u8], seq: u64, kind: u8) {
+    out.clear();
+    out.extend_from_slice(user_key);
+    out.extend_from_slice(&pack_trailer(seq, kind).to_le_bytes());
 }
 
 /// Splits an internal key. `None` when it is shorter than a trailer or its kind is unknown.

@@ -2,7 +2,7 @@
 //! to need, so the misses overlap instead of following one another.
 
 /// Cache line size assumed for range prefetches.
-const LINE: usize = 64;
+pub(crate) const LINE: usize = 64;
 
 /// Asks the CPU to start loading `x`'s cache line.
 #[inline]

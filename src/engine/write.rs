@@ -290,8 +290,9 @@ impl Engine {
     /// of `batch`'s keys will search in the active memtable, so that they find it cached.
     fn warm_memtable(&self, batch: &WriteBatch) {
         let sv = self.sv.load();
+        let mut scratch = Vec::new();
         for (_, key, _) in records_of(batch.records()).take(WARM_RECORDS_MAX) {
-            sv.mem.warm(key);
+            sv.mem.warm(key, &mut scratch);
         }
     }
 

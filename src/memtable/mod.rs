@@ -14,7 +14,7 @@ use crate::batch::BatchRecord;
 use crate::error::Result;
 use crate::iter::InternalIterator;
 use crate::key::{
-    compare_internal, make_internal_key, pack_trailer, parse_internal_key, user_key, Kind,
+    compare_internal, pack_trailer, parse_internal_key, set_internal_key, user_key, Kind,
 };
 use crate::limits::SEQNO_MAX;
 use crate::sstable::filter::key_hash;
@@ -78,10 +78,10 @@ impl Memtable {
     }
 
     /// Brings into the cache what an insert of `key` (a user key) will read; see
-    /// `SkipList::warm`.
-    pub fn warm(&self, key: &[u8]) {
-        let lookup = make_internal_key(key, SEQNO_MAX, Kind::Put as u8);
-        self.list.warm(&lookup, key_hash(key));
+    /// `SkipList::warm`. `scratch` holds the seek key (one buffer for a batch's keys).
+    pub fn warm(&self, key: &[u8], scratch: &mut Vec<u8>) {
+        set_internal_key(scratch, key, SEQNO_MAX, Kind::Put as u8);
+        self.list.warm(scratch, key_hash(key));
     }
 
     /// Inserts decoded batch records.

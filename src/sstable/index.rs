@@ -19,7 +19,7 @@ use crate::prefetch::prefetch;
 /// Below this many candidates the search's probes share cache lines: no prefetch.
 const PREFETCH_SPAN_MIN: usize = 16;
 /// Block handles in a 64-byte cache line.
-const HANDLES_PER_LINE: usize = 64 / std::mem::size_of::<BlockHandle>();
+const HANDLES_PER_LINE: usize = crate::prefetch::LINE / std::mem::size_of::<BlockHandle>();
 
 /// Index entries: the last key of each data block and the block's handle, in order.
 #[derive(Debug, Clone, Default)]
