@@ -64,7 +64,13 @@ fn power_loss_loop_catches_a_skipped_wal_fsync() {
     let msg = must_fail(Breakage::SkipWalSync, || {
         power_loss::crash_rounds(CrashMode::DropUnsynced, &[1], 3);
     });
-    assert!(msg.contains("synced batch"), "{msg}");
+    // A synced batch is lost either after others that survived ("synced batch N lost") or
+    // with everything (no batch recovered, "... but batch N was synced"): which one depends
+    // on whether a flush put earlier batches in a table before the crash (CI saw both).
+    assert!(
+        msg.contains("synced batch") || msg.contains("was synced"),
+        "{msg}"
+    );
 }
 
 #[test]
