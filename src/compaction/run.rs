@@ -27,9 +27,10 @@
 //! key the outputs hold; a tombstone dropped from the outputs is still read from there. So
 //! the passed inputs can be deleted while the task runs, and the space a compaction needs on
 //! top of its inputs is a few outputs, not all of them (an L0 -> L1 compaction rewrites all
-//! of L1 when the keys are random). So that steps come often, outputs are cut where the
-//! merge passes an input's end once they hold half the target size, and elsewhere only at
-//! twice the target while output-level inputs are left.
+//! of L1 when the keys are random). So that steps come at every input's end, outputs are
+//! cut there once they hold half the target size, and inside an input at the target only
+//! when the input's rest makes an output of its own (else at twice the target): see
+//! `cut_here`.
 //! The last edit adds the remaining outputs and removes the upper level's inputs and the
 //! output level's inputs left. A crash between edits leaves a version that reads right,
 //! and the next compaction finishes the job.
@@ -138,6 +139,9 @@ pub fn run(
     let mut last_stripe: Option<usize> = None;
     // Output-level inputs wholly before the current user key (a prefix of `next_inputs`).
     let mut passed = 0;
+    // The open output is past the target and held open to the end of the input being
+    // passed (see `cut_here`).
+    let mut holding = false;
     while merge.valid() {
         let (uk, seq, kind) = parse_internal_key(merge.key())
             .ok_or_else(|| Error::corruption("(compaction input)", 0, "malformed internal key"))?;
@@ -154,21 +158,26 @@ pub fn run(
             let stepping = step.is_some() && passed < next_inputs.len();
             let crossed = passed > before && step.is_some();
             // Cut the output between user keys once it is large enough. While steps can
-            // come, outputs are cut at the ends of inputs, between half and twice the
-            // target (RocksDB's `level_compaction_dynamic_file_size` aligns outputs with the
-            // level below the same way), since only there can they be installed.
-            let target = spec.target_file_size;
-            let cut = builder.as_ref().is_some_and(|(b, _)| {
-                let size = b.estimated_size();
-                if crossed {
-                    size >= target / 2
-                } else if stepping {
-                    size >= target.saturating_mul(2)
-                } else {
-                    size >= target
-                }
-            });
+            // come, outputs end where the merge passes an input's end (RocksDB's
+            // `level_compaction_dynamic_file_size` aligns outputs with the level below the
+            // same way), since only there can they be installed: see `cut_here`.
+            let cut = match builder.as_ref() {
+                Some((b, _)) => cut_here(
+                    b.estimated_size(),
+                    spec.target_file_size,
+                    if crossed {
+                        Place::InputEnd
+                    } else if stepping {
+                        Place::Within(&next_inputs[passed], merge.key())
+                    } else {
+                        Place::Free
+                    },
+                    &mut holding,
+                )?,
+                None => false,
+            };
             if cut {
+                holding = false;
                 if let Some((b, number)) = builder.take() {
                     push_output(&mut out, b, number, output_level)?;
                 }
@@ -218,6 +227,41 @@ pub fn run(
     sync_dir_for(spec, &out.outputs)?;
     out.remaining = inputs.into_iter().chain(next_inputs).collect();
     Ok(out)
+}
+
+/// Where the merge stands when an output may be cut.
+enum Place<'a> {
+    /// At the first key past the end of an output-level input: a step can follow a cut.
+    InputEnd,
+    /// Before the end of this output-level input, at this internal key.
+    Within(&'a FileMeta, &'a [u8]),
+    /// No step can come (every output-level input is passed, or nobody installs steps).
+    Free,
+}
+
+/// Whether to cut an output of `size` bytes at `place`; `holding` records the decision to
+/// hold the output open to the input's end.
+///
+/// Without steps, outputs are cut at the target. With them, outputs end where an input does
+/// once they hold half the target; inside an input, an output reaching the target is cut
+/// there only if the rest of the input (estimated from its index) makes an output of three
+/// quarters of the target, which ends at the input's end and steps; otherwise it is held
+/// open to that end, up to twice the target. Cutting blindly at the target leaves the
+/// input's tail in an output still open at its end: when inputs are about the output size,
+/// that is every input, no step comes, and the task holds its inputs and all its outputs
+/// on disk at once.
+fn cut_here(size: u64, target: u64, place: Place<'_>, holding: &mut bool) -> Result<bool> {
+    Ok(match place {
+        Place::InputEnd => size >= target / 2,
+        Place::Free => size >= target,
+        Place::Within(..) if size >= target.saturating_mul(2) => true,
+        Place::Within(..) if size < target || *holding => false,
+        Place::Within(input, key) => {
+            let rest = input.table.data_bytes_from(key)?;
+            *holding = rest < target / 4 * 3;
+            !*holding
+        }
+    })
 }
 
 /// Finishes (and syncs) an output and counts it.
@@ -446,6 +490,85 @@ mod tests {
             assert!(steps > 0 || keys.len() < 10, "seed {seed}: no step");
             apply(&mut level, &out.outputs, &out.remaining);
             check(&level, &[], "at the end");
+        }
+    }
+
+    /// Output-level inputs of one to three times the output size under a level-0 table
+    /// overwriting keys across all of them: a step comes at the end of every input but the
+    /// last (whose outputs the last edit installs), and outputs stay between half and twice
+    /// the target. Cut at the target alone, inputs a little over twice the target left
+    /// each input's tail in an open output at its end, and no step came.
+    #[test]
+    fn a_step_comes_at_every_inputs_end() {
+        let target: u64 = 16 << 10;
+        for tenths in [10u64, 13, 17, 19, 21, 25, 32] {
+            let mem = MemFs::new();
+            mem.create_dir_all(Path::new(DIR)).unwrap();
+            let fs: Arc<dyn FileSystem> = Arc::new(mem);
+            let key = |i: u64| format!("k{i:06}").into_bytes();
+            // ~88 bytes a stored entry: keys per input for `tenths` tenths of the target.
+            let per_input = target * tenths / 10 / 88;
+            let mut seq = 0;
+            let next_inputs: Vec<Arc<FileMeta>> = (0..4)
+                .map(|t| {
+                    let entries = (t * per_input..(t + 1) * per_input)
+                        .map(|k| {
+                            seq += 1;
+                            (key(k), seq, true)
+                        })
+                        .collect();
+                    table(&fs, t + 1, 1, entries)
+                })
+                .collect();
+            let sizes: Vec<u64> = next_inputs.iter().map(|f| f.size).collect();
+            let overwrites = (0..4 * per_input)
+                .step_by(7)
+                .map(|k| {
+                    seq += 1;
+                    (key(k), seq, true)
+                })
+                .collect();
+            let inputs = vec![table(&fs, 10, 0, overwrites)];
+            let task = Task {
+                level: 0,
+                output_level: 1,
+                inputs,
+                next_inputs,
+                trivial_move: false,
+                bottommost: true,
+                score: 1.0,
+            };
+            let spec = OutputSpec {
+                fs: &fs,
+                dir: Path::new(DIR),
+                table: table_options(),
+                target_file_size: target,
+                cache: None,
+            };
+            let mut replaced = Vec::new();
+            let mut outputs = Vec::new();
+            let mut on_step = |s: Step| -> Result<()> {
+                replaced.push(s.replaced.iter().map(|f| f.number).collect::<Vec<_>>());
+                outputs.extend(s.outputs.iter().map(|f| f.size));
+                Ok(())
+            };
+            let mut number = 100;
+            let mut next_number = || {
+                number += 1;
+                number
+            };
+            let out = run(task, &spec, &[], &mut next_number, Some(&mut on_step)).unwrap();
+            let what = format!("inputs of {sizes:?} bytes, target {target}");
+            assert_eq!(replaced, [[1], [2], [3]], "{what}: one step per input end");
+            let last = out.outputs.last().map(|f| f.size);
+            outputs.extend(out.outputs.iter().map(|f| f.size));
+            for &size in &outputs {
+                assert!(size <= 2 * target + 1024, "{what}: output of {size} bytes");
+                assert!(
+                    size >= target / 2 || Some(size) == last,
+                    "{what}: outputs {outputs:?}"
+                );
+            }
         }
     }
 

@@ -373,6 +373,23 @@ impl Table {
         })
     }
 
+    /// Bytes of data blocks from the one that holds the first entry at or after `key` (an
+    /// internal key) to the end of the data: an estimate, to a block, of the file bytes a
+    /// scan from `key` reads. 0 when `key` is past the last entry.
+    ///
+    /// # Errors
+    ///
+    /// I/O or corruption reopening the table.
+    pub fn data_bytes_from(&self, key: &[u8]) -> Result<u64> {
+        self.with_readers(|r| {
+            let handles = r.index.handles();
+            let (Some(first), Some(last)) = (handles.get(r.index.seek(key)), handles.last()) else {
+                return Ok(0);
+            };
+            Ok((last.offset + last.size).saturating_sub(first.offset))
+        })
+    }
+
     /// Data block handles in order, for verification and inspection.
     ///
     /// # Errors
