@@ -8,7 +8,12 @@
 //! need no stripe: input files are deleted only when the last reader releases them.
 //!
 //! A dropped entry that points into the value log adds its record's length to that file's
-//! discard count, which garbage collection reads to choose files worth rewriting.
+//! discard count, which garbage collection reads to choose files worth rewriting. The count
+//! is recorded by the edit that removes the table the entry came from: the [`Step`] that
+//! removes an output-level input, the last edit for the upper level's inputs. A crash
+//! between edits then neither loses a count (the removed table's entries are never seen
+//! again) nor records one twice (the tables still listed are merged again, their drops
+//! counted then).
 //!
 //! Inputs are read around the block cache (a compaction reads each block once; caching
 //! them would evict what readers use), with every checksum verified.
@@ -35,6 +40,7 @@
 //! output level's inputs left. A crash between edits leaves a version that reads right,
 //! and the next compaction finishes the job.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -63,8 +69,9 @@ pub struct Outcome {
     pub bytes_written: u64,
     /// Entries dropped (shadowed versions and tombstones).
     pub dropped: u64,
-    /// Value-log bytes no longer referenced, by file number.
-    pub vlog_discard: std::collections::BTreeMap<u64, u64>,
+    /// Value-log bytes no longer referenced, by file number, not yet recorded by a
+    /// [`Step`].
+    pub vlog_discard: BTreeMap<u64, u64>,
 }
 
 /// Finished outputs and the output level's inputs they replace, to install while the task
@@ -76,6 +83,9 @@ pub struct Step {
     pub outputs: Vec<NewFile>,
     /// Inputs of the output level passed by the merge; the merge no longer reads them.
     pub replaced: Vec<Arc<FileMeta>>,
+    /// Value-log bytes that entries of `replaced` pointed at and the merge dropped, by
+    /// file number (see the module docs).
+    pub vlog_discard: BTreeMap<u64, u64>,
 }
 
 /// The stripe of `seq` among ascending snapshot sequence numbers.
@@ -139,9 +149,17 @@ pub fn run(
     let mut last_stripe: Option<usize> = None;
     // Output-level inputs wholly before the current user key (a prefix of `next_inputs`).
     let mut passed = 0;
-    // The open output is past the target and held open to the end of the input being
-    // passed (see `cut_here`).
-    let mut holding = false;
+    // What `cut_here` knows of the open output.
+    let mut open = Open::default();
+    // Output bytes per byte of the output level's inputs, as a fraction (see `cut_here`).
+    let scale = (
+        out.bytes_read,
+        next_inputs.iter().map(|f| f.size).sum::<u64>(),
+    );
+    // Children from this index on read the output level's inputs.
+    let upper = inputs.len();
+    // Value-log bytes dropped from the output level's inputs since the last step.
+    let mut lower_discard = BTreeMap::new();
     while merge.valid() {
         let (uk, seq, kind) = parse_internal_key(merge.key())
             .ok_or_else(|| Error::corruption("(compaction input)", 0, "malformed internal key"))?;
@@ -161,23 +179,24 @@ pub fn run(
             // come, outputs end where the merge passes an input's end (RocksDB's
             // `level_compaction_dynamic_file_size` aligns outputs with the level below the
             // same way), since only there can they be installed: see `cut_here`.
+            let place = if crossed {
+                Place::InputEnd
+            } else if stepping {
+                Place::Within(&next_inputs[passed], merge.key(), scale)
+            } else {
+                Place::Free
+            };
             let cut = match builder.as_ref() {
-                Some((b, _)) => cut_here(
-                    b.estimated_size(),
-                    spec.target_file_size,
-                    if crossed {
-                        Place::InputEnd
-                    } else if stepping {
-                        Place::Within(&next_inputs[passed], merge.key())
-                    } else {
-                        Place::Free
-                    },
-                    &mut holding,
-                )?,
+                Some((b, _)) => {
+                    cut_here(b.estimated_size(), spec.target_file_size, place, &mut open)?
+                }
                 None => false,
             };
+            if crossed {
+                // The next output starts at this input's end, or spans it.
+                open = Open::default();
+            }
             if cut {
-                holding = false;
                 if let Some((b, number)) = builder.take() {
                     push_output(&mut out, b, number, output_level)?;
                 }
@@ -187,9 +206,12 @@ pub fn run(
                 // the step's removal deletes them.
                 merge.release_exhausted();
                 sync_dir_for(spec, &out.outputs)?;
+                // Every entry dropped from the output level so far came from the inputs
+                // passed: the first one left starts at the current key or later.
                 step(Step {
                     outputs: std::mem::take(&mut out.outputs),
                     replaced: next_inputs.drain(..passed).collect(),
+                    vlog_discard: std::mem::take(&mut lower_discard),
                 })?;
                 passed = 0;
             }
@@ -207,7 +229,12 @@ pub fn run(
                 let h = Handle::decode(merge.value()).ok_or_else(|| {
                     Error::corruption("(compaction input)", 0, "malformed value-log handle")
                 })?;
-                *out.vlog_discard.entry(h.file).or_insert(0) += h.len;
+                let counts = if merge.source() >= upper {
+                    &mut lower_discard
+                } else {
+                    &mut out.vlog_discard
+                };
+                *counts.entry(h.file).or_insert(0) += h.len;
             }
         } else {
             if builder.is_none() {
@@ -225,6 +252,9 @@ pub fn run(
         push_output(&mut out, b, number, output_level)?;
     }
     sync_dir_for(spec, &out.outputs)?;
+    for (file, bytes) in lower_discard {
+        *out.vlog_discard.entry(file).or_insert(0) += bytes;
+    }
     out.remaining = inputs.into_iter().chain(next_inputs).collect();
     Ok(out)
 }
@@ -233,35 +263,55 @@ pub fn run(
 enum Place<'a> {
     /// At the first key past the end of an output-level input: a step can follow a cut.
     InputEnd,
-    /// Before the end of this output-level input, at this internal key.
-    Within(&'a FileMeta, &'a [u8]),
+    /// Before the end of this output-level input, at this internal key; with the task's
+    /// input bytes over its output-level input bytes.
+    Within(&'a FileMeta, &'a [u8], (u64, u64)),
     /// No step can come (every output-level input is passed, or nobody installs steps).
     Free,
 }
 
-/// Whether to cut an output of `size` bytes at `place`; `holding` records the decision to
-/// hold the output open to the input's end.
+/// What [`cut_here`] keeps about the open output.
+#[derive(Debug, Default)]
+struct Open {
+    /// Past the target, held open to the end of the input being passed.
+    holding: bool,
+    /// Began inside an output-level input, where the output before it was cut: it ends at
+    /// that input's end whatever its size, so that the step that cut counted on comes.
+    split: bool,
+}
+
+/// Whether to cut an output of `size` bytes at `place`.
 ///
 /// Without steps, outputs are cut at the target. With them, outputs end where an input does
-/// once they hold half the target; inside an input, an output reaching the target is cut
-/// there only if the rest of the input (estimated from its index) makes an output of three
-/// quarters of the target, which ends at the input's end and steps; otherwise it is held
-/// open to that end, up to twice the target. Cutting blindly at the target leaves the
-/// input's tail in an output still open at its end: when inputs are about the output size,
-/// that is every input, no step comes, and the task holds its inputs and all its outputs
-/// on disk at once.
-fn cut_here(size: u64, target: u64, place: Place<'_>, holding: &mut bool) -> Result<bool> {
-    Ok(match place {
-        Place::InputEnd => size >= target / 2,
+/// once they hold half the target (or began inside that input). Inside an input, an output
+/// reaching the target is cut there only if the input's rest makes an output of three
+/// quarters of the target: the rest's bytes from the input's index, scaled by the task's
+/// input bytes over its output-level input bytes (the upper level's entries land in the
+/// same outputs). Otherwise it is held open to the input's end, up to twice the target.
+/// Cutting blindly at the target left the input's tail in an output still open at its end:
+/// when inputs are about the output size, that is every input, no step came, and the task
+/// held its inputs and all its outputs on disk at once.
+fn cut_here(size: u64, target: u64, place: Place<'_>, open: &mut Open) -> Result<bool> {
+    let cut = match place {
+        Place::InputEnd => size >= target / 2 || open.split,
         Place::Free => size >= target,
         Place::Within(..) if size >= target.saturating_mul(2) => true,
-        Place::Within(..) if size < target || *holding => false,
-        Place::Within(input, key) => {
+        Place::Within(..) if size < target || open.holding => false,
+        Place::Within(input, key, (all, lower)) => {
             let rest = input.table.data_bytes_from(key)?;
-            *holding = rest < target / 4 * 3;
-            !*holding
+            let rest = u128::from(rest) * u128::from(all) / u128::from(lower.max(1));
+            let rest = u64::try_from(rest).unwrap_or(u64::MAX);
+            open.holding = rest < target / 4 * 3;
+            !open.holding
         }
-    })
+    };
+    if cut {
+        *open = Open {
+            holding: false,
+            split: matches!(place, Place::Within(..)),
+        };
+    }
+    Ok(cut)
 }
 
 /// Finishes (and syncs) an output and counts it.
@@ -284,7 +334,6 @@ fn sync_dir_for(spec: &OutputSpec<'_>, outputs: &[NewFile]) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::path::Path;
 
     use super::*;
@@ -570,6 +619,115 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Value-log discards ride with the edit that removes the table whose entry was dropped:
+    /// each step carries exactly those of the output-level inputs it replaces, the last
+    /// edit those of the rest and of the upper level's inputs.
+    #[test]
+    fn discards_ride_with_the_edit_that_removes_their_table() {
+        let mem = MemFs::new();
+        mem.create_dir_all(Path::new(DIR)).unwrap();
+        let fs: Arc<dyn FileSystem> = Arc::new(mem);
+        let key = |k: u64| format!("k{k:05}").into_bytes();
+        // Output level: pointers into files 7 and 8; upper level: pointers into file 9.
+        let lower = |k: u64| Handle {
+            file: 7 + k % 2,
+            offset: k * 300,
+            len: 100 + k,
+        };
+        let upper = |k: u64| Handle {
+            file: 9,
+            offset: k * 300,
+            len: 1000 + k,
+        };
+        let build = |number: u64, level: u32, entries: &[(u64, u64, Option<Handle>)]| {
+            let mut b = create_table(&fs, Path::new(DIR), table_options(), number, None).unwrap();
+            for &(k, seq, h) in entries {
+                let (kind, value) = match h {
+                    Some(h) => (Kind::Pointer, h.encode()),
+                    None => (Kind::Put, value(&key(k), seq)),
+                };
+                b.add(&make_internal_key(&key(k), seq, kind as u8), &value)
+                    .unwrap();
+            }
+            open(
+                &fs,
+                &NewFile::from_built(level, number, b.finish().unwrap()),
+            )
+        };
+        let next_inputs: Vec<Arc<FileMeta>> = (0..4u64)
+            .map(|t| {
+                let entries: Vec<_> = (t * 100..(t + 1) * 100)
+                    .map(|k| (k, k + 1, Some(lower(k))))
+                    .collect();
+                build(t + 1, 1, &entries)
+            })
+            .collect();
+        // Two upper tables: pointers for every 5th key, puts over every 3rd and 10th.
+        let pointers: Vec<_> = (0..400)
+            .filter(|k| k % 5 == 0)
+            .map(|k| (k, 2000 + k, Some(upper(k))))
+            .collect();
+        let puts: Vec<_> = (0..400)
+            .filter(|k| k % 3 == 0 || k % 10 == 0)
+            .map(|k| (k, 3000 + k, None))
+            .collect();
+        let inputs = vec![build(10, 0, &pointers), build(11, 0, &puts)];
+        let shadowed = |k: u64| k.is_multiple_of(3) || k.is_multiple_of(5);
+        let expect_lower = |tables: &[Arc<FileMeta>]| {
+            let mut m = BTreeMap::new();
+            for t in tables {
+                for k in (t.number - 1) * 100..t.number * 100 {
+                    if shadowed(k) {
+                        *m.entry(lower(k).file).or_insert(0) += lower(k).len;
+                    }
+                }
+            }
+            m
+        };
+        let task = Task {
+            level: 0,
+            output_level: 1,
+            inputs,
+            next_inputs,
+            trivial_move: false,
+            bottommost: true,
+            score: 1.0,
+        };
+        let spec = OutputSpec {
+            fs: &fs,
+            dir: Path::new(DIR),
+            table: table_options(),
+            target_file_size: 1 << 10,
+            cache: None,
+        };
+        let mut steps = 0;
+        let mut on_step = |s: Step| -> Result<()> {
+            steps += 1;
+            assert_eq!(s.vlog_discard, expect_lower(&s.replaced), "step {steps}");
+            Ok(())
+        };
+        let mut number = 100;
+        let mut next_number = || {
+            number += 1;
+            number
+        };
+        let out = run(task, &spec, &[], &mut next_number, Some(&mut on_step)).unwrap();
+        assert!(steps >= 3, "a step at each output-level input's end");
+        let lower_left: Vec<_> = out
+            .remaining
+            .iter()
+            .filter(|f| f.level == 1)
+            .cloned()
+            .collect();
+        let mut expected = expect_lower(&lower_left);
+        let upper_dropped: u64 = (0..400)
+            .filter(|k| k % 5 == 0 && (k % 3 == 0 || k % 10 == 0))
+            .map(|k| upper(k).len)
+            .sum();
+        expected.insert(9, upper_dropped);
+        assert_eq!(out.vlog_discard, expected, "the last edit's discards");
     }
 
     #[test]

@@ -316,12 +316,11 @@ impl Engine {
     /// Installs one step of a running compaction: its outputs added (and held busy, their
     /// numbers pushed to `stepped`), the inputs it replaces removed and marked for deletion.
     fn install_step(&self, s: run::Step, stepped: &mut Vec<u64>) -> Result<()> {
-        self.install_edit(
-            &s.outputs,
-            &s.replaced,
-            VlogChange::default(),
-            Some(stepped),
-        )?;
+        let vc = VlogChange {
+            discard: s.vlog_discard.into_iter().collect(),
+            ..VlogChange::default()
+        };
+        self.install_edit(&s.outputs, &s.replaced, vc, Some(stepped))?;
         Counters::add(&self.counters.compaction_steps, 1);
         Ok(())
     }
