@@ -19,7 +19,7 @@ use crate::filename::{
     current_path, current_tmp_path, manifest_name, manifest_path, table_path, vlog_path,
 };
 use crate::fs::FileSystem;
-use crate::key::compare_internal;
+use crate::key::{compare_internal, user_key};
 use crate::limits::MANIFEST_ROLLOVER_BYTES;
 use crate::sstable::{Table, TableOpenOptions};
 use crate::testing::crc_differs;
@@ -337,6 +337,9 @@ impl VersionSet {
             version.levels[f.level as usize].push(meta);
         }
         sort_levels(&mut version);
+        if let Some(why) = level_disorder(&version) {
+            return Err(Error::corruption(&mpath, 0, why));
+        }
         version.vlogs = Arc::new(vs.open_vlogs()?);
         vs.current = Arc::new(version);
         Ok(vs)
@@ -677,20 +680,6 @@ impl VersionSet {
             vlog_deleted: vc.deleted.clone(),
             wal_sealed: None,
         };
-        let enc = edit.encode();
-        let w = self
-            .manifest
-            .as_mut()
-            .ok_or_else(|| Error::invalid("no manifest is open"))?;
-        let before = w.len();
-        w.add_record(RecordType::ManifestEdit, &enc)?;
-        // The mark after the edit makes damage to it corruption, never a torn tail.
-        w.sync_and_mark()?;
-        self.bytes_written += w.len() - before;
-        if let Some(l) = log_number {
-            self.log_number = l;
-        }
-        self.last_sequence = last_sequence.max(self.last_sequence);
         let mut v = (*self.current).clone();
         for (level, number) in &deletes {
             if let Some(files) = v.levels.get_mut(*level as usize) {
@@ -705,6 +694,27 @@ impl VersionSet {
             v.levels[l].push(f);
         }
         sort_levels(&mut v);
+        // An edit that would break a level's order is a bug: refuse it before it is
+        // durable, as RocksDB's `force_consistency_checks` does (the engine then stops
+        // writing), rather than persist a version that reads wrong.
+        let path = manifest_path(&self.dir, self.manifest_number);
+        if let Some(why) = level_disorder(&v) {
+            return Err(Error::corruption(&path, 0, format!("edit refused: {why}")));
+        }
+        let enc = edit.encode();
+        let w = self
+            .manifest
+            .as_mut()
+            .ok_or_else(|| Error::invalid("no manifest is open"))?;
+        let before = w.len();
+        w.add_record(RecordType::ManifestEdit, &enc)?;
+        // The mark after the edit makes damage to it corruption, never a torn tail.
+        w.sync_and_mark()?;
+        self.bytes_written += w.len() - before;
+        if let Some(l) = log_number {
+            self.log_number = l;
+        }
+        self.last_sequence = last_sequence.max(self.last_sequence);
         self.apply_vlog_meta(&edit);
         for (n, _) in &vc.sealed {
             if let Some(f) = v.vlogs.get(n) {
@@ -749,6 +759,33 @@ fn to_new_file(f: &FileMeta) -> NewFile {
     }
 }
 
+/// Why the levels past 0 of `v` (sorted by [`sort_levels`]) are not in key order, if they
+/// are not: a table whose smallest key sorts after its largest, or two neighbours sharing a
+/// user key. Reads of those levels find a key in the one table whose range holds it.
+fn level_disorder(v: &Version) -> Option<String> {
+    for (level, files) in v.levels.iter().enumerate().skip(1) {
+        if let Some(f) = files
+            .iter()
+            .find(|f| compare_internal(&f.smallest, &f.largest) == std::cmp::Ordering::Greater)
+        {
+            return Some(format!(
+                "level {level}: table {} has its smallest key after its largest",
+                f.number
+            ));
+        }
+        if let Some(w) = files
+            .windows(2)
+            .find(|w| user_key(&w[0].largest) >= user_key(&w[1].smallest))
+        {
+            return Some(format!(
+                "level {level}: tables {} and {} overlap",
+                w[0].number, w[1].number
+            ));
+        }
+    }
+    None
+}
+
 fn sort_levels(v: &mut Version) {
     if let Some(l0) = v.levels.first_mut() {
         l0.sort_by(|a, b| {
@@ -786,5 +823,77 @@ mod tests {
             }
         }
         assert!(parse_current(p, b"garbage").unwrap_err().is_corruption());
+    }
+
+    /// A level-1 table holding user keys `lo..=hi`, written to `fs` under `dir`.
+    fn level1_table(vs: &VersionSet, number: u64, lo: &str, hi: &str) -> Arc<FileMeta> {
+        use crate::key::make_internal_key;
+        use crate::sstable::{create_table, TableOptions};
+        let opts = TableOptions {
+            block_size: 4096,
+            restart_interval: 16,
+            compression: crate::options::Compression::None,
+            bloom_bits_per_key: 0,
+        };
+        let mut b = create_table(&vs.fs, &vs.dir, opts, number, None).unwrap();
+        for k in [lo, hi] {
+            b.add(&make_internal_key(k.as_bytes(), number, 1), b"v")
+                .unwrap();
+        }
+        vs.open_table(&NewFile::from_built(1, number, b.finish().unwrap()))
+            .unwrap()
+    }
+
+    /// An edit that would make two tables of a level overlap is refused before it is
+    /// written, and a manifest that holds one anyway (written past the check) fails to open
+    /// as corruption.
+    #[test]
+    fn levels_out_of_order_are_refused_and_detected() {
+        let mem = crate::fs::MemFs::new();
+        let dir = Path::new("/m");
+        mem.create_dir_all(dir).unwrap();
+        let fs: Arc<dyn FileSystem> = Arc::new(mem);
+        let mut vs = VersionSet::create(dir, fs.clone(), 7, TableOpenOptions::default());
+        vs.write_new_manifest().unwrap();
+        let (a, b, c) = (
+            vs.new_file_number(),
+            vs.new_file_number(),
+            vs.new_file_number(),
+        );
+        let a = level1_table(&vs, a, "a", "c");
+        let overlapping = level1_table(&vs, b, "c", "e");
+        let after = level1_table(&vs, c, "d", "f");
+        vs.log_and_apply(vec![a.clone()], Vec::new(), None, 0)
+            .unwrap();
+        let before = vs.manifest.as_ref().unwrap().len();
+        let e = vs
+            .log_and_apply(vec![overlapping.clone()], Vec::new(), None, 0)
+            .unwrap_err();
+        assert!(
+            e.is_corruption() && e.to_string().contains("overlap"),
+            "{e}"
+        );
+        assert_eq!(
+            vs.manifest.as_ref().unwrap().len(),
+            before,
+            "nothing written"
+        );
+        assert_eq!(vs.current().levels[1].len(), 1);
+        vs.log_and_apply(vec![after], Vec::new(), None, 0).unwrap();
+
+        // Past the check: the same edit written straight into the manifest.
+        let edit = VersionEdit {
+            new_files: vec![to_new_file(&overlapping)],
+            ..VersionEdit::default()
+        };
+        let w = vs.manifest.as_mut().unwrap();
+        w.add_record(RecordType::ManifestEdit, &edit.encode())
+            .unwrap();
+        w.sync().unwrap();
+        let e = VersionSet::recover(dir, fs, 7, TableOpenOptions::default()).unwrap_err();
+        assert!(
+            e.is_corruption() && e.to_string().contains("overlap"),
+            "{e}"
+        );
     }
 }
