@@ -288,9 +288,10 @@ struct Open {
 /// quarters of the target: the rest's bytes from the input's index, scaled by the task's
 /// input bytes over its output-level input bytes (the upper level's entries land in the
 /// same outputs). Otherwise it is held open to the input's end, up to twice the target.
-/// Cutting blindly at the target left the input's tail in an output still open at its end:
-/// when inputs are about the output size, that is every input, no step came, and the task
-/// held its inputs and all its outputs on disk at once.
+/// Cutting inside an input wherever the output reached twice the target left the input's
+/// tail in an output still open at its end: once inputs grew a little past twice the target
+/// (they did, to 30-33 MiB), that was every input, no step came, and the task held its
+/// inputs and all its outputs on disk at once.
 fn cut_here(size: u64, target: u64, place: Place<'_>, open: &mut Open) -> Result<bool> {
     let cut = match place {
         Place::InputEnd => size >= target / 2 || open.split,
@@ -399,6 +400,37 @@ mod tests {
         open(fs, &NewFile::from_built(level, number, b.finish().unwrap()))
     }
 
+    /// An empty in-memory filesystem holding `DIR`.
+    fn mem_fs() -> Arc<dyn FileSystem> {
+        let mem = MemFs::new();
+        mem.create_dir_all(Path::new(DIR)).unwrap();
+        Arc::new(mem)
+    }
+
+    /// A bottommost level-0 -> level-1 task.
+    fn l0_to_l1(inputs: Vec<Arc<FileMeta>>, next_inputs: Vec<Arc<FileMeta>>) -> Task {
+        Task {
+            level: 0,
+            output_level: 1,
+            inputs,
+            next_inputs,
+            trivial_move: false,
+            bottommost: true,
+            score: 1.0,
+        }
+    }
+
+    /// Outputs in `DIR` of `fs`, cut at `target_file_size`.
+    fn output_spec(fs: &Arc<dyn FileSystem>, target_file_size: u64) -> OutputSpec<'_> {
+        OutputSpec {
+            fs,
+            dir: Path::new(DIR),
+            table: table_options(),
+            target_file_size,
+            cache: None,
+        }
+    }
+
     fn value(k: &[u8], seq: u64) -> Vec<u8> {
         let mut v = k.to_vec();
         v.extend_from_slice(&seq.to_le_bytes());
@@ -440,9 +472,7 @@ mod tests {
     fn every_step_leaves_a_version_that_reads_right() {
         for seed in 1..=60u64 {
             let mut rnd = crate::testing::seeded_rng(seed);
-            let mem = MemFs::new();
-            mem.create_dir_all(Path::new(DIR)).unwrap();
-            let fs: Arc<dyn FileSystem> = Arc::new(mem);
+            let fs = mem_fs();
             let key = |i: u64| format!("k{i:05}").into_bytes();
             let universe = 3000;
             let mut number = 0;
@@ -497,22 +527,8 @@ mod tests {
                     assert_eq!(got, expected[k as usize], "seed {seed}, {when}: key {k}");
                 }
             };
-            let task = Task {
-                level: 0,
-                output_level: 1,
-                inputs,
-                next_inputs,
-                trivial_move: false,
-                bottommost: true,
-                score: 1.0,
-            };
-            let spec = OutputSpec {
-                fs: &fs,
-                dir: Path::new(DIR),
-                table: table_options(),
-                target_file_size: [1 << 10, 4 << 10, 16 << 10][rnd(3) as usize],
-                cache: None,
-            };
+            let task = l0_to_l1(inputs, next_inputs);
+            let spec = output_spec(&fs, [1 << 10, 4 << 10, 16 << 10][rnd(3) as usize]);
             let mut steps = 0;
             let apply = |level: &mut Vec<(Arc<FileMeta>, Newest)>,
                          add: &[NewFile],
@@ -545,15 +561,14 @@ mod tests {
     /// Output-level inputs of one to three times the output size under a level-0 table
     /// overwriting keys across all of them: a step comes at the end of every input but the
     /// last (whose outputs the last edit installs), and outputs stay between half and twice
-    /// the target. Cut at the target alone, inputs a little over twice the target left
-    /// each input's tail in an open output at its end, and no step came.
+    /// the target. Cut inside an input wherever the output reached twice the target,
+    /// inputs a little over twice the target left each input's tail in an open output at
+    /// its end, and no step came there.
     #[test]
     fn a_step_comes_at_every_inputs_end() {
         let target: u64 = 16 << 10;
         for tenths in [10u64, 13, 17, 19, 21, 25, 32] {
-            let mem = MemFs::new();
-            mem.create_dir_all(Path::new(DIR)).unwrap();
-            let fs: Arc<dyn FileSystem> = Arc::new(mem);
+            let fs = mem_fs();
             let key = |i: u64| format!("k{i:06}").into_bytes();
             // ~88 bytes a stored entry: keys per input for `tenths` tenths of the target.
             let per_input = target * tenths / 10 / 88;
@@ -578,22 +593,8 @@ mod tests {
                 })
                 .collect();
             let inputs = vec![table(&fs, 10, 0, overwrites)];
-            let task = Task {
-                level: 0,
-                output_level: 1,
-                inputs,
-                next_inputs,
-                trivial_move: false,
-                bottommost: true,
-                score: 1.0,
-            };
-            let spec = OutputSpec {
-                fs: &fs,
-                dir: Path::new(DIR),
-                table: table_options(),
-                target_file_size: target,
-                cache: None,
-            };
+            let task = l0_to_l1(inputs, next_inputs);
+            let spec = output_spec(&fs, target);
             let mut replaced = Vec::new();
             let mut outputs = Vec::new();
             let mut on_step = |s: Step| -> Result<()> {
@@ -626,9 +627,7 @@ mod tests {
     /// edit those of the rest and of the upper level's inputs.
     #[test]
     fn discards_ride_with_the_edit_that_removes_their_table() {
-        let mem = MemFs::new();
-        mem.create_dir_all(Path::new(DIR)).unwrap();
-        let fs: Arc<dyn FileSystem> = Arc::new(mem);
+        let fs = mem_fs();
         let key = |k: u64| format!("k{k:05}").into_bytes();
         // Output level: pointers into files 7 and 8; upper level: pointers into file 9.
         let lower = |k: u64| Handle {
@@ -686,22 +685,8 @@ mod tests {
             }
             m
         };
-        let task = Task {
-            level: 0,
-            output_level: 1,
-            inputs,
-            next_inputs,
-            trivial_move: false,
-            bottommost: true,
-            score: 1.0,
-        };
-        let spec = OutputSpec {
-            fs: &fs,
-            dir: Path::new(DIR),
-            table: table_options(),
-            target_file_size: 1 << 10,
-            cache: None,
-        };
+        let task = l0_to_l1(inputs, next_inputs);
+        let spec = output_spec(&fs, 1 << 10);
         let mut steps = 0;
         let mut on_step = |s: Step| -> Result<()> {
             steps += 1;

@@ -697,8 +697,8 @@ impl VersionSet {
         // An edit that would break a level's order is a bug: refuse it before it is
         // durable, as RocksDB's `force_consistency_checks` does (the engine then stops
         // writing), rather than persist a version that reads wrong.
-        let path = manifest_path(&self.dir, self.manifest_number);
         if let Some(why) = level_disorder(&v) {
+            let path = manifest_path(&self.dir, self.manifest_number);
             return Err(Error::corruption(&path, 0, format!("edit refused: {why}")));
         }
         let enc = edit.encode();
