@@ -709,6 +709,27 @@ mod tests {
         Ok(out)
     }
 
+    /// `data_bytes_from` counts from the block that holds the key to the end of the data:
+    /// all of it from the first key, none past the last, and less the further on.
+    #[test]
+    fn data_bytes_from_counts_the_blocks_left() {
+        let fs = MemFs::new();
+        let (t, _) = tables(&fs);
+        let handles = t.data_block_handles().unwrap();
+        let last = handles.last().unwrap();
+        let all = last.offset + last.size - handles[0].offset;
+        assert_eq!(t.data_bytes_from(&ikey(0)).unwrap(), all);
+        assert_eq!(t.data_bytes_from(&ikey(ENTRIES)).unwrap(), 0);
+        assert_eq!(t.data_bytes_from(&ikey(ENTRIES - 1)).unwrap(), last.size);
+        let mut before = all;
+        for i in (0..ENTRIES).step_by(97) {
+            let rest = t.data_bytes_from(&ikey(i)).unwrap();
+            assert!(rest <= before && rest > 0, "key {i}: {rest} after {before}");
+            before = rest;
+        }
+        assert!(t.data_bytes_from(&ikey(ENTRIES / 2)).unwrap() < all * 2 / 3);
+    }
+
     #[test]
     fn a_long_scan_reads_ahead_and_sees_every_entry() {
         let fs = MemFs::new();
