@@ -431,6 +431,20 @@ mod tests {
         }
     }
 
+    /// Runs `task` with no snapshots, numbering outputs from 101, handing steps to `step`.
+    fn run_with_steps(
+        task: Task,
+        spec: &OutputSpec<'_>,
+        step: &mut dyn FnMut(Step) -> Result<()>,
+    ) -> Outcome {
+        let mut number = 100;
+        let mut next_number = || {
+            number += 1;
+            number
+        };
+        run(task, spec, &[], &mut next_number, Some(step)).unwrap()
+    }
+
     fn value(k: &[u8], seq: u64) -> Vec<u8> {
         let mut v = k.to_vec();
         v.extend_from_slice(&seq.to_le_bytes());
@@ -602,12 +616,7 @@ mod tests {
                 outputs.extend(s.outputs.iter().map(|f| f.size));
                 Ok(())
             };
-            let mut number = 100;
-            let mut next_number = || {
-                number += 1;
-                number
-            };
-            let out = run(task, &spec, &[], &mut next_number, Some(&mut on_step)).unwrap();
+            let out = run_with_steps(task, &spec, &mut on_step);
             let what = format!("inputs of {sizes:?} bytes, target {target}");
             assert_eq!(replaced, [[1], [2], [3]], "{what}: one step per input end");
             let last = out.outputs.last().map(|f| f.size);
@@ -693,12 +702,7 @@ mod tests {
             assert_eq!(s.vlog_discard, expect_lower(&s.replaced), "step {steps}");
             Ok(())
         };
-        let mut number = 100;
-        let mut next_number = || {
-            number += 1;
-            number
-        };
-        let out = run(task, &spec, &[], &mut next_number, Some(&mut on_step)).unwrap();
+        let out = run_with_steps(task, &spec, &mut on_step);
         assert!(steps >= 3, "a step at each output-level input's end");
         let lower_left: Vec<_> = out
             .remaining
