@@ -39,6 +39,9 @@ impl FileSystem for SlowSync {
     fn create(&self, p: &Path) -> io::Result<Box<dyn WritableFile>> {
         Ok(Box::new(SlowFile(self.0.create(p)?)))
     }
+    fn reopen(&self, p: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
+        Ok(Box::new(SlowFile(self.0.reopen(p, len)?)))
+    }
     fn open(&self, p: &Path, m: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
         self.0.open(p, m)
     }

@@ -24,7 +24,7 @@ pub enum FaultOp {
     Sync,
     /// `FileSystem::rename`.
     Rename,
-    /// `FileSystem::create`.
+    /// `FileSystem::create` and `FileSystem::reopen`.
     Create,
     /// `FileSystem::open` and reads.
     Read,
@@ -304,6 +304,14 @@ impl FileSystem for FaultFs {
         self.shared.check(FaultOp::Create, path)?;
         Ok(Box::new(FaultWritable {
             inner: self.inner.create(path)?,
+            shared: self.shared.clone(),
+            path: path.to_path_buf(),
+        }))
+    }
+    fn reopen(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
+        self.shared.check(FaultOp::Create, path)?;
+        Ok(Box::new(FaultWritable {
+            inner: self.inner.reopen(path, len)?,
             shared: self.shared.clone(),
             path: path.to_path_buf(),
         }))

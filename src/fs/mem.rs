@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 
-use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
+use super::{short_file, FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 
 #[derive(Debug, Default)]
 struct Inode {
@@ -158,6 +158,41 @@ impl MemFs {
         Self::settled(st.dirs.clone(), files)
     }
 
+    /// A new, independent filesystem as a killed process leaves it: every file as written
+    /// (the OS holds it), with what is durable unchanged, so that a power loss after a
+    /// reopen ([`MemFs::crash_clone`] of the copy) still loses what was never synced. Locks
+    /// are released.
+    pub fn killed_clone(&self) -> MemFs {
+        let st = lock(&self.state);
+        let mut copies: BTreeMap<*const Mutex<Inode>, InodeRef> = BTreeMap::new();
+        let mut copy = |ino: &InodeRef| {
+            copies
+                .entry(Arc::as_ptr(ino))
+                .or_insert_with(|| {
+                    let i = lock_inode(ino);
+                    Arc::new(Mutex::new(Inode {
+                        data: i.data.clone(),
+                        ..*i
+                    }))
+                })
+                .clone()
+        };
+        let live = st.live.iter().map(|(p, i)| (p.clone(), copy(i))).collect();
+        let durable = st
+            .durable
+            .iter()
+            .map(|(p, i)| (p.clone(), copy(i)))
+            .collect();
+        MemFs {
+            state: Arc::new(Mutex::new(State {
+                live,
+                durable,
+                dirs: st.dirs.clone(),
+                locks: BTreeSet::new(),
+            })),
+        }
+    }
+
     /// A filesystem of `dirs` and `files`, all durable, no locks held.
     fn settled(dirs: BTreeSet<PathBuf>, files: impl Iterator<Item = (PathBuf, Vec<u8>)>) -> MemFs {
         let mut out = State {
@@ -274,7 +309,10 @@ struct MemWritable {
 impl WritableFile for MemWritable {
     fn append(&mut self, data: &[u8]) -> io::Result<()> {
         let _cut = lock(&self.state);
-        lock_inode(&self.ino).data.extend_from_slice(data);
+        let mut ino = lock_inode(&self.ino);
+        // A reopened file is appended to at the length it kept (`FileSystem::reopen`).
+        ino.data.resize(self.len as usize, 0);
+        ino.data.extend_from_slice(data);
         self.len += data.len() as u64;
         Ok(())
     }
@@ -302,7 +340,14 @@ impl WritableFile for MemWritable {
     fn trim_preallocated(&mut self) -> io::Result<()> {
         let _cut = lock(&self.state);
         let mut ino = lock_inode(&self.ino);
-        ino.size = ino.data.len();
+        // A reopened file may hold bytes past the length it kept (a torn tail): cut with
+        // it. (Modelled as durable at once, one outcome a power loss may leave.)
+        let len = self.len as usize;
+        ino.data.truncate(len);
+        ino.synced_len = ino.synced_len.min(len);
+        ino.flushed_len = ino.flushed_len.min(len);
+        ino.prev_flushed_len = ino.prev_flushed_len.min(len);
+        ino.size = len;
         Ok(())
     }
     fn len(&self) -> u64 {
@@ -395,6 +440,23 @@ impl FileSystem for MemFs {
             state: self.state.clone(),
             ino,
             len: 0,
+        }))
+    }
+
+    fn reopen(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
+        let st = lock(&self.state);
+        let ino = st.live.get(path).ok_or_else(|| not_found(path))?.clone();
+        let size = {
+            let i = lock_inode(&ino);
+            i.data.len().max(i.size) as u64
+        };
+        if size < len {
+            return Err(short_file(path, size, len));
+        }
+        Ok(Box::new(MemWritable {
+            state: self.state.clone(),
+            ino,
+            len,
         }))
     }
 

@@ -148,6 +148,17 @@ pub trait FileSystem: Send + Sync + Debug {
     ///
     /// The underlying I/O error.
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>>;
+    /// Opens an existing file to keep its first `len` bytes: what lies past them (a torn
+    /// tail, preallocated zeros) counts as preallocated space, which
+    /// [`WritableFile::trim_preallocated`] cuts off and `sync` makes durable. Appends, if
+    /// any, go at `len`. Recovery keeps the WAL segments it replayed, and the value-log file
+    /// a crash left open, this way (`engine/recovery.rs`).
+    ///
+    /// # Errors
+    ///
+    /// `NotFound`; `InvalidInput` when the file is shorter than `len`; or the underlying
+    /// I/O error.
+    fn reopen(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>>;
     /// Opens a file for reads; `mmap` asks for a memory map where the implementation has one.
     ///
     /// # Errors
@@ -207,6 +218,17 @@ pub trait FileSystem: Send + Sync + Debug {
         let f = self.open(path, false)?;
         f.read_at(0, usize::try_from(f.len()).map_err(io::Error::other)?)
     }
+}
+
+/// The error of [`FileSystem::reopen`] asked to keep `len` bytes of a file of `size`.
+pub(crate) fn short_file(path: &Path, size: u64, len: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!(
+            "{} is {size} bytes, shorter than the {len} to keep",
+            path.display()
+        ),
+    )
 }
 
 /// The default filesystem: the operating system's.

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use bytes::Bytes;
 
 use super::append_map::AppendMap;
-use super::{FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
+use super::{short_file, FileLock, FileSync, FileSystem, RandomAccessFile, WritableFile};
 
 /// Files on the operating system's filesystem.
 ///
@@ -297,6 +297,23 @@ impl FileSystem for OsFs {
 
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         Ok(Box::new(self.create_writable(path)?))
+    }
+
+    fn reopen(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let size = file.metadata()?.len();
+        if size < len {
+            return Err(short_file(path, size, len));
+        }
+        Ok(Box::new(OsWritable {
+            file,
+            buf: Vec::new(),
+            len,
+            size,
+            // Never mapped: the bytes past `len` are not this writer's preallocation.
+            mapped_appends: false,
+            map: None,
+        }))
     }
 
     fn open(&self, path: &Path, mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {

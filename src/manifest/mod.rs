@@ -381,8 +381,10 @@ impl VersionSet {
             .map(|(&n, _)| n)
             .collect();
         for n in numbers {
+            // Opened first: a missing file is corruption, named as such.
             let f = self.open_vlog_file(n)?;
-            // Sealed below if it was not: no file found at open is ever written again.
+            // No file found at open is ever written again (read through a map, if any,
+            // only from the next read on: after the trim below).
             f.seal();
             let path = vlog_path(&self.dir, n);
             let meta = self
@@ -412,6 +414,19 @@ impl VersionSet {
                     let log = read_log(&path, data, LogKind::Vlog, n, true)?;
                     // Not preallocated either: zeros at the end are lost writes.
                     self.vlog_torn_tail_bytes += log.torn_tail_bytes + log.zeroed_tail_bytes;
+                    // The file being appended to when the process died: its records may
+                    // be in the OS's cache only. Cut at the last whole one and made
+                    // durable before anything durable (a table, the sealed length the next
+                    // manifest records) depends on them.
+                    let mut w = LogWriter::reopen(
+                        self.fs.clone(),
+                        &self.dir,
+                        path.clone(),
+                        n,
+                        log.valid_len,
+                    )?;
+                    w.trim()?;
+                    w.sync()?;
                     meta.sealed_len = Some(log.valid_len);
                 }
             }

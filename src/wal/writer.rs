@@ -117,6 +117,42 @@ impl LogWriter {
         Ok(w)
     }
 
+    /// Takes over an existing log whose records end at `len`, to be trimmed there
+    /// ([`LogWriter::trim`]: a torn tail or preallocated zeros past it are cut off) and made
+    /// durable, never appended to: a WAL segment that recovery replayed and keeps until its
+    /// memtable is flushed, or the value-log file a crash left open.
+    ///
+    /// # Errors
+    ///
+    /// An I/O error opening the file, or one shorter than `len`.
+    pub fn reopen(
+        fs: Arc<dyn FileSystem>,
+        dir: &Path,
+        path: PathBuf,
+        number: u64,
+        len: u64,
+    ) -> Result<Self> {
+        let file = fs
+            .reopen(&path, len)
+            .map_err(|e| Error::io("reopening", &path, e))?;
+        Ok(LogWriter {
+            file,
+            fs,
+            path,
+            dir: dir.to_path_buf(),
+            number,
+            // Its entry may never have been synced (a crash before its first sync).
+            dir_synced: false,
+            unsynced: true,
+            handle: None,
+            synced: Arc::new(AtomicU64::new(0)),
+            marked: 0,
+            prealloc_step: 0,
+            // Whatever lies past `len` is cut by the first trim.
+            allocated: u64::MAX,
+        })
+    }
+
     /// Preallocates the next step when `n` more bytes would pass the preallocated size.
     fn reserve(&mut self, n: usize) -> Result<()> {
         let end = self.file.len() + n as u64;
