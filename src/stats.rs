@@ -136,6 +136,10 @@ pub struct RecoveryStats {
     pub manifest_torn_tail_bytes: u64,
     /// Tables written from replayed WAL data.
     pub tables_written: u64,
+    /// WAL segments whose replayed writes were left in a memtable for the background flush
+    /// (the segments stay until it lands), rather than written to a table before the open
+    /// returned.
+    pub wal_files_kept: u64,
     /// Orphaned files deleted.
     pub orphans_deleted: u64,
 }
@@ -390,8 +394,10 @@ impl fmt::Display for Stats {
             (
                 "recovery cleanup",
                 format!(
-                    "{} tables written, {} orphans deleted",
-                    self.recovery.tables_written, self.recovery.orphans_deleted
+                    "{} tables written, {} WAL segments left to the flush, {} orphans deleted",
+                    self.recovery.tables_written,
+                    self.recovery.wal_files_kept,
+                    self.recovery.orphans_deleted
                 ),
             ),
         ];

@@ -4,7 +4,7 @@
 //! values; its WAL segment was retired unsynced, `retired.rs`); write the table, fsync it,
 //! fsync the directory; append the manifest edit (the table, and the new log number) and
 //! fsync it; swap in the new version; only then let go of the WAL segment the memtable
-//! came from, and delete it.
+//! came from (segments, for one replayed at open), and delete it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -133,6 +133,8 @@ impl Engine {
             .log_and_apply(adds, Vec::new(), Some(next_log), imm.largest_seq())?;
         st.imms.pop_front();
         self.release_retired(imm.wal_number());
+        // A memtable replayed at open may hold the writes of older segments too.
+        let older = std::mem::take(&mut st.replayed_wals);
         st.flushed_total += 1;
         self.refresh_pressure(&mut st);
         self.install_sv(&st);
@@ -145,8 +147,10 @@ impl Engine {
             "memtable flushed to level 0"
         );
         self.bg_cv.notify_all();
-        // The WAL segment is obsolete now that the manifest records the table.
-        let _ = self.fs.remove_file(&wal_path(&self.dir, imm.wal_number()));
+        // The WAL segments are obsolete now that the manifest records the table.
+        for n in older.into_iter().chain([imm.wal_number()]) {
+            let _ = self.fs.remove_file(&wal_path(&self.dir, n));
+        }
         Ok(())
     }
 }

@@ -196,6 +196,9 @@ pub(crate) struct State {
     /// Memtables frozen so far, and flushed so far (for `flush()` to wait on).
     pub frozen_total: u64,
     pub flushed_total: u64,
+    /// WAL segments replayed at open into the oldest frozen memtable, other than the one it
+    /// is numbered by: its flush deletes them too (`recovery.rs`).
+    pub replayed_wals: Vec<u64>,
     /// Bytes of values the active memtable's writes moved to the value log: it is frozen
     /// once they pass [`Engine::memtable_vlog_budget`], so that compaction learns of the
     /// value-log records those writes made garbage.

@@ -2,7 +2,10 @@
 //!
 //! Replayed WAL data is written to level-0 tables, and the segments replayed made obsolete
 //! in a fresh manifest, before the new WAL segment is created: a loss found now never
-//! meets writes made after this open. The sequence numbers in the WAL must continue
+//! meets writes made after this open. Or, when replay dropped nothing and its writes fit in
+//! one memtable, they are left to the background flush and their segments kept as retired
+//! ones ([`keep_segments`]; `retired.rs` makes them whole before any newer segment is
+//! synced). The sequence numbers in the WAL must continue
 //! exactly from the manifest's last sequence and from each other: a gap means a segment
 //! went missing, which is corruption, not data to skip, unless it lies where no sync mark
 //! reaches (`wal/chain.rs`): there, unsynced writes were lost in a power loss (an older
@@ -64,6 +67,33 @@ fn dangling_pointer(
         )),
         Some(_) => None,
     }
+}
+
+/// At most this many replayed WAL segments are kept for the background flush: each open
+/// that finds the last one's memtable unflushed (a crash, or a close, soon after the
+/// previous open) adds one, and beyond this the replay is written to a table at once.
+const MAX_KEPT_SEGMENTS: usize = 4;
+
+/// Whether the replayed writes in `mem` are left to the background flush, their segments
+/// kept, rather than written to a table before the open returns (as RocksDB's
+/// `avoid_flush_during_recovery`): when they fit in the one memtable, replay dropped
+/// nothing (no record, no torn tail: every kept segment is whole up to its records), and
+/// no collected value-log file waits (the WAL may point into it until everything is in
+/// tables).
+fn keep_segments(
+    rec: &RecoveryStats,
+    adds: &[Arc<crate::manifest::FileMeta>],
+    mem: &Memtable,
+    versions: &VersionSet,
+    segs: &[(u64, std::path::PathBuf)],
+) -> bool {
+    !mem.is_empty()
+        && adds.is_empty()
+        && rec.wal_records_dropped == 0
+        && rec.torn_tail_bytes == 0
+        && segs.len() <= MAX_KEPT_SEGMENTS
+        && mem.wal_number() == segs.last().map_or(0, |s| s.0)
+        && !versions.vlog_meta().values().any(|m| m.collected.is_some())
 }
 
 /// Opens (or creates) the database in `dir`. Returns the engine and the held lock.
@@ -162,7 +192,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     wals.sort_unstable();
     let mut last_seq = versions.last_sequence;
     let mut adds = Vec::new();
-    let mut mem = Arc::new(Memtable::new(0, opts.memtable_size));
+    // Numbered by the newest segment: if it is left to the background flush, that flush
+    // lets go of every segment up to this one.
+    let mut mem = Arc::new(Memtable::new(
+        wals.last().copied().unwrap_or(0),
+        opts.memtable_size,
+    ));
     let mut table_bytes = 0u64;
     rec.vlog_torn_tail_bytes = versions.vlog_torn_tail_bytes;
     rec.manifest_torn_tail_bytes = versions.manifest_torn_tail_bytes;
@@ -189,8 +224,11 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     let mut sealed_at = None;
     for (i, &n) in wals.iter().enumerate() {
         let path = wal_path(dir, n);
+        // Through a map where there is one: no copy, no buffer to fault in. Every view of
+        // it is dropped before a kept segment is trimmed (after the open returns).
         let data = fs
-            .read_file(&path)
+            .open(&path, true)
+            .and_then(|f| f.read_at(0, usize::try_from(f.len()).map_err(io::Error::other)?))
             .map_err(|e| Error::io("reading", &path, e))?;
         let sealed_len = sealed.and_then(|(s, len)| (s == n).then_some(len));
         if let Some(len) = sealed_len.filter(|&len| len != data.len() as u64) {
@@ -305,7 +343,25 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
             }
         }
     }
-    if !mem.is_empty() {
+    let kept = keep_segments(&rec, &adds, &mem, &versions, &segs);
+    let mut replayed = None;
+    if kept {
+        // Left to the background flush, as a frozen memtable; its segments stay, taken
+        // over as retired ones (`retired.rs`): each is trimmed to its records and fsynced
+        // before any fsync of a newer segment, whose sync mark declares it whole.
+        let mut writers = Vec::with_capacity(segs.len());
+        for ((n, path), log) in segs.iter().zip(&logs) {
+            writers.push(LogWriter::reopen(
+                fs.clone(),
+                dir,
+                path.clone(),
+                *n,
+                log.valid_len,
+            )?);
+        }
+        rec.wal_files_kept = writers.len() as u64;
+        replayed = Some((mem, writers));
+    } else if !mem.is_empty() {
         let number = versions.new_file_number();
         let nf = write_table(&fs, dir, &opts, number, 0, &mut mem.iter(), offer)?;
         table_bytes += nf.size;
@@ -313,13 +369,17 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     }
     rec.tables_written = adds.len() as u64;
 
-    // Record the recovered tables and the new WAL number in a fresh manifest.
+    // A fresh manifest: the recovered tables and the new WAL number, or, when the replayed
+    // segments are kept, the log number and last sequence as they were.
     let new_wal = versions.new_file_number();
-    versions.log_number = new_wal;
-    versions.last_sequence = last_seq;
-    versions.add_unlogged(adds);
-    // The replayed WAL is in tables now: no log can point into a collected file any more.
-    versions.forget_collected_vlogs();
+    if !kept {
+        versions.log_number = new_wal;
+        versions.last_sequence = last_seq;
+        versions.add_unlogged(adds);
+        // The replayed WAL is in tables now: no log can point into a collected file any
+        // more.
+        versions.forget_collected_vlogs();
+    }
     versions.write_new_manifest()?;
 
     // Only now are old WALs, unreferenced tables and old manifests garbage.
@@ -327,7 +387,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     let live_vlogs = versions.current().vlogs.clone();
     for name in &names {
         let orphan = match parse_file_name(name) {
-            Some(FileKind::Wal(n)) => n < new_wal,
+            Some(FileKind::Wal(n)) => n < versions.log_number,
             Some(FileKind::Table(n)) => !live.contains(&n),
             Some(FileKind::Vlog(n)) => !live_vlogs.contains_key(&n),
             Some(FileKind::Manifest(n)) => n != versions.manifest_number(),
@@ -353,14 +413,29 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         new_wal,
         WAL_PREALLOCATE_STEP,
     )?;
-    wal.sync()?;
+    if !kept {
+        wal.sync()?;
+    }
+    // Else not synced now: its next record would carry a sync mark declaring the kept
+    // segments whole. Its first sync goes through `sync_retired`, as any segment's does.
     let mem = Arc::new(Memtable::new(new_wal, opts.memtable_size));
+    let (imms, retired, replayed_wals) = match replayed {
+        Some((imm, writers)) => {
+            let older = writers[..writers.len() - 1]
+                .iter()
+                .map(LogWriter::number)
+                .collect();
+            (VecDeque::from([imm]), VecDeque::from(writers), older)
+        }
+        None => Default::default(),
+    };
     let state = State {
         mem: mem.clone(),
-        imms: VecDeque::new(),
+        frozen_total: imms.len() as u64,
+        imms,
         shutting_down: false,
-        frozen_total: 0,
         flushed_total: 0,
+        replayed_wals,
         mem_vlog_bytes: 0,
         vlog_presync: false,
         busy: HashSet::new(),
@@ -373,7 +448,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     };
     let sv = SuperVersion {
         mem,
-        imms: Vec::new(),
+        imms: state.imms.iter().cloned().collect(),
         version: state.versions.current(),
     };
     let engine = Engine {
@@ -384,7 +459,7 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
         bg_cv: Condvar::new(),
         sync_cv: Condvar::new(),
         wal: Mutex::new(Some(wal)),
-        retired: Mutex::new(VecDeque::new()),
+        retired: Mutex::new(retired),
         durable: Default::default(),
         queue: Mutex::new(VecDeque::new()),
         queue_cv: Condvar::new(),
