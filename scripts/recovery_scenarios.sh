@@ -19,7 +19,7 @@ if [ "$mode" = long ]; then
         STRATAKV_FUZZ_CASES=20000
 fi
 log=$(mktemp)
-tests=(crash_kill crash_prefix corruption_matrix corruption vlog_corruption io_error_power_loss
+tests=(crash_kill crash_prefix crash_kill_then_power_loss corruption_matrix corruption vlog_corruption io_error_power_loss
        fail_stop full_disk broken_engine fuzz_corpus)
 cargo test --release --no-run $(printf -- '--test %s ' "${tests[@]}") 2>&1 | tail -1
 for t in "${tests[@]}"; do
