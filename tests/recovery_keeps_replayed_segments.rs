@@ -54,6 +54,15 @@ fn open_held(mem: &MemFs) -> (Db, FaultFs) {
     (db, faults)
 }
 
+/// A power loss now, while `db` runs on `mem` with its flushes held; then a reopen of what
+/// it left.
+fn lose_power(mem: &MemFs, db: Db, faults: FaultFs) -> Db {
+    let lost = mem.crash_clone();
+    faults.release();
+    drop(db);
+    Db::open_with(DIR, options(Arc::new(lost))).unwrap()
+}
+
 /// The keys `i` whose `key(i)` holds `value(i)`; panics on a wrong value.
 fn present(db: &Db, upto: u32) -> BTreeSet<u32> {
     (0..upto)
@@ -81,10 +90,7 @@ fn a_sync_after_the_open_makes_the_kept_segments_whole() {
     // must be trimmed to its records and fsynced first.
     db.put_with(key(300), value(300), WriteOptions { sync: true })
         .unwrap();
-    let lost = killed.crash_clone();
-    faults.release();
-    drop(db);
-    let db = Db::open_with(DIR, options(Arc::new(lost))).unwrap();
+    let db = lose_power(&killed, db, faults);
     assert_eq!(present(&db, 301), (0..301).collect());
 }
 
@@ -93,10 +99,7 @@ fn a_power_loss_before_any_sync_keeps_a_prefix() {
     let killed = killed_after(300);
     let (db, faults) = open_held(&killed);
     write(&db, 300, 400);
-    let lost = killed.crash_clone();
-    faults.release();
-    drop(db);
-    let db = Db::open_with(DIR, options(Arc::new(lost))).unwrap();
+    let db = lose_power(&killed, db, faults);
     let got = present(&db, 400);
     let n = got.len() as u32;
     assert_eq!(got, (0..n).collect(), "a prefix of the writes");

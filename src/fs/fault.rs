@@ -296,25 +296,28 @@ impl RandomAccessFile for FaultReadable {
     }
 }
 
+impl FaultFs {
+    /// `inner`, opened for writing at `path`, with this filesystem's faults.
+    fn faulty(&self, inner: Box<dyn WritableFile>, path: &Path) -> Box<dyn WritableFile> {
+        Box::new(FaultWritable {
+            inner,
+            shared: self.shared.clone(),
+            path: path.to_path_buf(),
+        })
+    }
+}
+
 impl FileSystem for FaultFs {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
         self.inner.create_dir_all(dir)
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn WritableFile>> {
         self.shared.check(FaultOp::Create, path)?;
-        Ok(Box::new(FaultWritable {
-            inner: self.inner.create(path)?,
-            shared: self.shared.clone(),
-            path: path.to_path_buf(),
-        }))
+        Ok(self.faulty(self.inner.create(path)?, path))
     }
     fn reopen(&self, path: &Path, len: u64) -> io::Result<Box<dyn WritableFile>> {
         self.shared.check(FaultOp::Create, path)?;
-        Ok(Box::new(FaultWritable {
-            inner: self.inner.reopen(path, len)?,
-            shared: self.shared.clone(),
-            path: path.to_path_buf(),
-        }))
+        Ok(self.faulty(self.inner.reopen(path, len)?, path))
     }
     fn open(&self, path: &Path, mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
         self.shared.check(FaultOp::Read, path)?;

@@ -77,20 +77,7 @@ impl LogWriter {
         let file = fs
             .create(&path)
             .map_err(|e| Error::io("creating", &path, e))?;
-        let mut w = LogWriter {
-            file,
-            fs,
-            path,
-            dir: dir.to_path_buf(),
-            number,
-            dir_synced: false,
-            unsynced: false,
-            handle: None,
-            synced: Arc::new(AtomicU64::new(0)),
-            marked: 0,
-            prealloc_step: 0,
-            allocated: 0,
-        };
+        let mut w = Self::over(file, fs, path, dir, number);
         w.add_record(RecordType::FileHeader, &file_header_payload(kind, number))?;
         Ok(w)
     }
@@ -135,22 +122,37 @@ impl LogWriter {
         let file = fs
             .reopen(&path, len)
             .map_err(|e| Error::io("reopening", &path, e))?;
-        Ok(LogWriter {
+        // Its directory entry may never have been synced (a crash before its first sync):
+        // `over` leaves that to the first sync.
+        let mut w = Self::over(file, fs, path, dir, number);
+        w.unsynced = true;
+        // Whatever lies past `len` is cut by the first trim.
+        w.allocated = u64::MAX;
+        Ok(w)
+    }
+
+    /// A writer over `file`, nothing synced yet, not preallocated.
+    fn over(
+        file: Box<dyn WritableFile>,
+        fs: Arc<dyn FileSystem>,
+        path: PathBuf,
+        dir: &Path,
+        number: u64,
+    ) -> Self {
+        LogWriter {
             file,
             fs,
             path,
             dir: dir.to_path_buf(),
             number,
-            // Its entry may never have been synced (a crash before its first sync).
             dir_synced: false,
-            unsynced: true,
+            unsynced: false,
             handle: None,
             synced: Arc::new(AtomicU64::new(0)),
             marked: 0,
             prealloc_step: 0,
-            // Whatever lies past `len` is cut by the first trim.
-            allocated: u64::MAX,
-        })
+            allocated: 0,
+        }
     }
 
     /// Preallocates the next step when `n` more bytes would pass the preallocated size.
