@@ -76,7 +76,8 @@ const MAX_KEPT_SEGMENTS: usize = 4;
 
 /// Whether the replayed writes in `mem` are left to the background flush, their segments
 /// kept, rather than written to a table before the open returns (as RocksDB's
-/// `avoid_flush_during_recovery`): when they fit in the one memtable, replay dropped
+/// `avoid_flush_during_recovery`): when they fit in the one memtable (no table was written
+/// during replay, so `mem` is still the one numbered by the newest segment), replay dropped
 /// nothing (no record, no torn tail: every kept segment is whole up to its records), and
 /// no collected value-log file waits (the WAL may point into it until everything is in
 /// tables).
@@ -92,7 +93,6 @@ fn keep_segments(
         && rec.wal_records_dropped == 0
         && rec.torn_tail_bytes == 0
         && segs.len() <= MAX_KEPT_SEGMENTS
-        && mem.wal_number() == segs.last().map_or(0, |s| s.0)
         && !versions.vlog_meta().values().any(|m| m.collected.is_some())
 }
 
