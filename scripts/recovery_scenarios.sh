@@ -20,7 +20,7 @@ if [ "$mode" = long ]; then
 fi
 log=$(mktemp)
 tests=(crash_kill crash_prefix crash_kill_then_power_loss corruption_matrix corruption vlog_corruption io_error_power_loss
-       fail_stop full_disk broken_engine fuzz_corpus)
+       fail_stop full_disk recovery_reads_wal_holes_on_a_full_disk broken_engine fuzz_corpus)
 cargo test --release --no-run $(printf -- '--test %s ' "${tests[@]}") 2>&1 | tail -1
 for t in "${tests[@]}"; do
     echo "== $t"

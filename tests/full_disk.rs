@@ -4,47 +4,13 @@
 //! from then on while reads go on; after growing the tmpfs, reopening works and every
 //! acknowledged write is there.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+#[path = "support/tmpfs.rs"]
+mod tmpfs;
+
+use std::path::Path;
 
 use stratakv::{Db, Options, WriteOptions};
-
-struct Mount(PathBuf);
-
-impl Mount {
-    /// Mounts a tmpfs of `size` at a new directory, or says why it cannot.
-    fn tmpfs(size: &str) -> Result<Mount, String> {
-        let dir = std::env::temp_dir().join(format!("stratakv-full-disk-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&dir)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !out.status.success() {
-            let _ = std::fs::remove_dir(&dir);
-            return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
-        }
-        Ok(Mount(dir))
-    }
-
-    fn resize(&self, size: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.0)
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "remount {}", self.0.display());
-    }
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
+use tmpfs::Mount;
 
 fn options() -> Options {
     Options {
@@ -69,7 +35,7 @@ fn value(i: u32) -> Vec<u8> {
 
 #[test]
 fn full_disk_refuses_writes_then_reopen_works_once_space_is_back() {
-    let mount = match Mount::tmpfs("4m") {
+    let mount = match Mount::tmpfs("full-disk", "4m") {
         Ok(m) => m,
         Err(why) => {
             eprintln!("full_disk: SKIPPED, no tmpfs could be mounted here: {why}");

@@ -224,10 +224,12 @@ pub(crate) fn open(dir: &Path, opts: Options) -> Result<(Arc<Engine>, Box<dyn Fi
     let mut sealed_at = None;
     for (i, &n) in wals.iter().enumerate() {
         let path = wal_path(dir, n);
-        // Through a map where there is one: no copy, no buffer to fault in. Every view of
-        // it is dropped before a kept segment is trimmed (after the open returns).
+        // Read, never mapped: a segment a kill left open can end in a hole (a sparse
+        // extension), and on a full filesystem that allocates on a read fault (tmpfs) a
+        // mapped read of it is a SIGBUS, as a device error would be; `pread` answers both
+        // with an error or zeros (tests/recovery_reads_wal_holes_on_a_full_disk.rs).
         let data = fs
-            .open(&path, true)
+            .open(&path, false)
             .and_then(|f| f.read_at(0, usize::try_from(f.len()).map_err(io::Error::other)?))
             .map_err(|e| Error::io("reading", &path, e))?;
         let sealed_len = sealed.and_then(|(s, len)| (s == n).then_some(len));
