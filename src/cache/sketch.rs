@@ -70,6 +70,16 @@ impl FrequencySketch {
             .all(|&b| self.door[(b / 64) as usize] & (1 << (b % 64)) != 0)
     }
 
+    /// Starts loading the cache lines an [`increment`](Self::increment) or
+    /// [`estimate`](Self::estimate) of `hash` reads: the doorkeeper's two words and the
+    /// counters' block (a hint, for a caller with other misses to overlap them with).
+    pub fn prefetch(&self, hash: u64) {
+        for b in self.door_bits(hash) {
+            crate::prefetch::prefetch(&self.door[(b / 64) as usize]);
+        }
+        crate::prefetch::prefetch(&self.table[self.slots(hash)[0].0]);
+    }
+
     /// Records one occurrence of `hash`.
     pub fn increment(&mut self, hash: u64) {
         if !self.door_contains(hash) {

@@ -445,8 +445,12 @@ impl<K: Hash + Eq, V: Clone> TinyLfu<K, V> {
     {
         let hash = hash_of(key);
         let mut s = self.shard(hash);
+        // The sketch's lines and the map's chain of loads are independent misses: start the
+        // first before walking the second, and count once the lines are in.
+        s.sketch.prefetch(hash);
+        let found = s.find(hash, key);
         s.sketch.increment(hash);
-        match s.find(hash, key) {
+        match found {
             Some(i) => {
                 s.on_hit(i);
                 s.counters.hits += 1;

@@ -273,6 +273,7 @@ impl Engine {
     pub(crate) fn lookup(&self, sv: &SuperVersion, key: &[u8], seq: u64) -> Result<Lookup> {
         let lookup = crate::key::make_internal_key(key, seq, crate::key::KIND_FOR_SEEK);
         let hash = crate::sstable::filter::key_hash(key);
+        sv.version.prefetch_filters(key, hash);
         let r = sv.mem.get(&lookup, hash);
         if r != Lookup::Absent {
             return Ok(r);

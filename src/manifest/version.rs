@@ -142,6 +142,10 @@ pub struct Version {
     pub vlogs: Arc<std::collections::BTreeMap<u64, Arc<crate::vlog::VlogFile>>>,
 }
 
+/// At most this many tables' filter lines are prefetched for one lookup: more would crowd
+/// the CPU's outstanding misses (a core tracks about ten) for lines the lookup may not reach.
+const PREFETCH_FILTERS_MAX: usize = 4;
+
 /// The table of a level past 0 (sorted, disjoint) that may hold user key `uk`: the first
 /// whose largest user key is not below it.
 pub fn table_for_key<'a>(files: &'a [Arc<FileMeta>], uk: &[u8]) -> Option<&'a Arc<FileMeta>> {
@@ -184,6 +188,30 @@ impl Version {
         }
         probes.charge(c);
         Ok(Lookup::Absent)
+    }
+
+    /// Starts loading the filter lines that [`Version::get`] of user key `uk` (whose filter
+    /// hash is `hash`) would check, at most [`PREFETCH_FILTERS_MAX`] of them, newest first.
+    /// Called before the memtables are searched, the filters' cache misses overlap that
+    /// search instead of following it.
+    pub fn prefetch_filters(&self, uk: &[u8], hash: u64) {
+        let mut left = PREFETCH_FILTERS_MAX;
+        for (level, files) in self.levels.iter().enumerate() {
+            let (l0, one) = if level == 0 {
+                (&files[..], None)
+            } else {
+                (&[][..], table_for_key(files, uk))
+            };
+            for f in l0.iter().chain(one) {
+                if left == 0 {
+                    return;
+                }
+                if f.may_contain_user_key(uk) {
+                    f.table.prefetch_filter(hash);
+                    left -= 1;
+                }
+            }
+        }
     }
 
     /// Every table, level by level.

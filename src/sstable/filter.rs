@@ -139,6 +139,11 @@ impl Filter {
             .all(|bit| self.data[base + (bit / 8) as usize] & (1 << (bit % 8)) != 0)
     }
 
+    /// Starts loading the cache line a check of hash `h` reads (a hint: it never fails).
+    pub fn prefetch_hash(&self, h: u64) {
+        crate::prefetch::prefetch(&self.data[line_index(h, self.lines) * LINE_BYTES]);
+    }
+
     /// Size in bytes.
     pub fn size(&self) -> usize {
         self.data.len()

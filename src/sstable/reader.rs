@@ -373,6 +373,15 @@ impl Table {
         })
     }
 
+    /// Starts loading the filter line a [`Table::get`] of `hash` would check first, when
+    /// the table is open (a hint: a closed table is left alone, and nothing counts as an
+    /// access).
+    pub fn prefetch_filter(&self, hash: u64) {
+        if let Some(f) = self.readers.load().as_ref().and_then(|r| r.filter.as_ref()) {
+            f.prefetch_hash(hash);
+        }
+    }
+
     /// Bytes of data blocks from the one that holds the first entry at or after `key` (an
     /// internal key) to the end of the data: an estimate, to a block, of the file bytes a
     /// scan from `key` reads. 0 when `key` is past the last entry.
