@@ -171,23 +171,27 @@ impl Version {
     pub fn get(&self, lookup: &[u8], hash: u64, c: &mut LookupCounters) -> Result<Lookup> {
         let uk = user_key(lookup);
         let mut probes = Probes::default();
-        for (level, files) in self.levels.iter().enumerate() {
-            if level == 0 {
-                for f in files {
-                    if let Some(r) = probes.probe(f, lookup, uk, hash, c)? {
-                        probes.charge(c);
-                        return Ok(r);
-                    }
-                }
-            } else if let Some(f) = table_for_key(files, uk) {
-                if let Some(r) = probes.probe(f, lookup, uk, hash, c)? {
-                    probes.charge(c);
-                    return Ok(r);
-                }
+        for f in self.candidates(uk) {
+            if let Some(r) = probes.probe(f, lookup, hash, c)? {
+                probes.charge(c);
+                return Ok(r);
             }
         }
         probes.charge(c);
         Ok(Lookup::Absent)
+    }
+
+    /// The tables that may hold user key `uk`, newest first: every level-0 table whose range
+    /// holds it, then at most one per deeper level.
+    fn candidates<'a>(&'a self, uk: &'a [u8]) -> impl Iterator<Item = &'a Arc<FileMeta>> {
+        self.levels
+            .iter()
+            .enumerate()
+            .flat_map(move |(level, files)| match level {
+                0 => &files[..],
+                _ => table_for_key(files, uk).map_or(&[][..], std::slice::from_ref),
+            })
+            .filter(move |f| f.may_contain_user_key(uk))
     }
 
     /// Starts loading the filter lines that [`Version::get`] of user key `uk` (whose filter
@@ -195,22 +199,8 @@ impl Version {
     /// Called before the memtables are searched, the filters' cache misses overlap that
     /// search instead of following it.
     pub fn prefetch_filters(&self, uk: &[u8], hash: u64) {
-        let mut left = PREFETCH_FILTERS_MAX;
-        for (level, files) in self.levels.iter().enumerate() {
-            let (l0, one) = if level == 0 {
-                (&files[..], None)
-            } else {
-                (&[][..], table_for_key(files, uk))
-            };
-            for f in l0.iter().chain(one) {
-                if left == 0 {
-                    return;
-                }
-                if f.may_contain_user_key(uk) {
-                    f.table.prefetch_filter(hash);
-                    left -= 1;
-                }
-            }
+        for f in self.candidates(uk).take(PREFETCH_FILTERS_MAX) {
+            f.table.prefetch_filter(hash);
         }
     }
 
@@ -228,17 +218,14 @@ struct Probes<'a> {
 }
 
 impl<'a> Probes<'a> {
+    /// Probes table `f`, which may hold the key (its range does).
     fn probe(
         &mut self,
         f: &'a FileMeta,
         lookup: &[u8],
-        uk: &[u8],
         hash: u64,
         c: &mut LookupCounters,
     ) -> Result<Option<Lookup>> {
-        if !f.may_contain_user_key(uk) {
-            return Ok(None);
-        }
         self.first.get_or_insert(f);
         self.count += 1;
         match f.table.get(lookup, hash, c)? {
