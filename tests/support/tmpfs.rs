@@ -27,6 +27,13 @@ impl Mount {
         Ok(Mount(dir))
     }
 
+    /// As [`Mount::tmpfs`], or `None` after printing that test `name` is skipped and why.
+    pub fn tmpfs_or_skip(name: &str, size: &str) -> Option<Mount> {
+        Mount::tmpfs(name, size)
+            .map_err(|why| eprintln!("{name}: SKIPPED, no tmpfs could be mounted here: {why}"))
+            .ok()
+    }
+
     /// Grows (or shrinks) the filesystem to `size`.
     pub fn resize(&self, size: &str) {
         let ok = Command::new("mount")
