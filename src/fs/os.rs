@@ -210,6 +210,29 @@ impl RandomAccessFile for MmapFile {
     }
 }
 
+/// Opens `path` read-only; on Linux without access-time updates (`O_NOATIME`) where the
+/// kernel allows it (the process owns the file), so that a read is not also a check of
+/// whether the inode's access time is due (`touch_atime`: 1.4% of 1-thread 100-byte random
+/// reads with a block-cache miss rate of ~40%, on this project's VM). Elsewhere, or when the
+/// kernel refuses the flag (`EPERM`: a file owned by another user), a plain open.
+fn open_for_reads(path: &Path) -> io::Result<File> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        #[allow(clippy::cast_possible_wrap)] // a flag bit, far below `i32::MAX`
+        let noatime = rustix::fs::OFlags::NOATIME.bits() as i32;
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(noatime)
+            .open(path)
+        {
+            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {}
+            r => return r,
+        }
+    }
+    File::open(path)
+}
+
 /// Reads exactly `len` bytes at `offset`, looping over short reads and retrying `EINTR`
 /// (RELIABILITY rule 8). On Linux the buffer is not zeroed first: the kernel fills its
 /// spare capacity (a 64 KiB value-log read spent 7% of a scan in `memset`).
@@ -317,7 +340,7 @@ impl FileSystem for OsFs {
     }
 
     fn open(&self, path: &Path, mmap: bool) -> io::Result<Arc<dyn RandomAccessFile>> {
-        let file = File::open(path)?;
+        let file = open_for_reads(path)?;
         let len = file.metadata()?.len();
         if mmap && len > 0 {
             // SAFETY: the engine maps only immutable files (tables, finished logs) that it
@@ -408,6 +431,20 @@ impl FileSystem for OsFs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn files_this_process_owns_open_without_access_time_updates() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"data").unwrap();
+        let f = open_for_reads(&p).unwrap();
+        let flags = rustix::fs::fcntl_getfl(&f).unwrap();
+        assert!(flags.contains(rustix::fs::OFlags::NOATIME), "{flags:?}");
+        let mut buf = [0u8; 4];
+        std::os::unix::fs::FileExt::read_exact_at(&f, &mut buf, 0).unwrap();
+        assert_eq!(&buf, b"data");
+    }
 
     #[test]
     fn write_read_both_ways() {
