@@ -554,6 +554,46 @@ fn remember(slot: &mut Option<Vec<u8>>, k: &[u8]) {
 }
 
 impl Iter {
+    /// Ends a step of the front (`front`) or the back: an entry at or past the other end's
+    /// last key, the end, or an error finishes the iterator; an entry is remembered as its
+    /// end's last key and handed out.
+    fn settle(
+        &mut self,
+        step: Result<Option<(Bytes, Bytes)>>,
+        front: bool,
+    ) -> Option<Result<(Bytes, Bytes)>> {
+        let (own, other) = if front {
+            (&mut self.last_front, &self.last_back)
+        } else {
+            (&mut self.last_back, &self.last_front)
+        };
+        match step {
+            Ok(Some((k, v))) => {
+                let crossed = other.as_ref().is_some_and(|o| {
+                    if front {
+                        k[..] >= o[..]
+                    } else {
+                        k[..] <= o[..]
+                    }
+                });
+                if crossed {
+                    self.finished = true;
+                    return None;
+                }
+                remember(own, &k);
+                Some(Ok((k, v)))
+            }
+            Ok(None) => {
+                self.finished = true;
+                None
+            }
+            Err(e) => {
+                self.finished = true;
+                Some(Err(e))
+            }
+        }
+    }
+
     /// Moves the front on and lends the next entry: the same entries as
     /// [`Iterator::next`], borrowed until the next call on this iterator instead of
     /// handed out as `Bytes`.
@@ -644,24 +684,8 @@ impl Iterator for Iter {
         if self.finished {
             return None;
         }
-        match self.front_entry() {
-            Ok(Some((k, v))) => {
-                if self.last_back.as_ref().is_some_and(|b| k[..] >= b[..]) {
-                    self.finished = true;
-                    return None;
-                }
-                remember(&mut self.last_front, &k);
-                Some(Ok((k, v)))
-            }
-            Ok(None) => {
-                self.finished = true;
-                None
-            }
-            Err(e) => {
-                self.finished = true;
-                Some(Err(e))
-            }
-        }
+        let step = self.front_entry();
+        self.settle(step, true)
     }
 }
 
@@ -670,24 +694,8 @@ impl DoubleEndedIterator for Iter {
         if self.finished {
             return None;
         }
-        match self.step_back() {
-            Ok(Some((k, v))) => {
-                if self.last_front.as_ref().is_some_and(|f| k[..] <= f[..]) {
-                    self.finished = true;
-                    return None;
-                }
-                remember(&mut self.last_back, &k);
-                Some(Ok((k, v)))
-            }
-            Ok(None) => {
-                self.finished = true;
-                None
-            }
-            Err(e) => {
-                self.finished = true;
-                Some(Err(e))
-            }
-        }
+        let step = self.step_back();
+        self.settle(step, false)
     }
 }
 
