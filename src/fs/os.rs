@@ -219,8 +219,7 @@ fn open_for_reads(path: &Path) -> io::Result<File> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        #[allow(clippy::cast_possible_wrap)] // a flag bit, far below `i32::MAX`
-        let noatime = rustix::fs::OFlags::NOATIME.bits() as i32;
+        let noatime = rustix::fs::OFlags::NOATIME.bits().cast_signed();
         match std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(noatime)
